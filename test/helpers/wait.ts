@@ -1,0 +1,35 @@
+import { once, type EventEmitter } from 'node:events';
+
+/** Waits for one event, failing after `ms` with a message that says what was awaited. */
+export async function waitEvent<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string, ms = 5000): Promise<T> {
+  try {
+    return (await once(emitter, event, { signal: AbortSignal.timeout(ms) })) as T;
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw new Error(`timed out after ${ms} ms waiting for '${event}'`);
+    throw err;
+  }
+}
+
+/** Polls `check` on every turn of the event loop until it returns a truthy value, or fails after `ms`. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, ms = 5000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Rejects if `promise` has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
