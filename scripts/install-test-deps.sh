@@ -5,6 +5,10 @@ set -euo pipefail
 packages=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || packages+=(mosquitto)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# The container test builds and runs the image with podman (no Docker engine here).
+[ -x /usr/bin/podman ] || packages+=(podman)
+[ -x /usr/sbin/runc ] || packages+=(runc)
+[ -x /bin/busybox ] || packages+=(busybox-static)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive

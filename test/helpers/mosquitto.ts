@@ -73,11 +73,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     10_000,
   );
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    if (gone) return;
+    if (gone) return fs.rmSync(dir, { recursive: true, force: true });
     signalProcess(child, signal);
     const timer = setTimeout(() => signalProcess(child, 'SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+    fs.rmSync(dir, { recursive: true, force: true });
   };
   return {
     port,
