@@ -19,6 +19,16 @@ export const CloseReason = {
   keepAliveTimeout: { ws: 1000, text: 'keep alive timeout', mqtt5: 0x8d },
   notAuthorized: { ws: 1008, text: 'not authorized', mqtt5: 0x87 },
   internalError: { ws: 1011, text: 'internal error', mqtt5: 0x80 },
+  clientDisconnect: { ws: 1000, text: 'client sent DISCONNECT' },
+  connectRefused: { ws: 1008, text: 'CONNECT refused' },
+  malformedPacket: { ws: 1002, text: 'malformed packet', mqtt5: 0x81 },
+  receiveMaximumExceeded: { ws: 1008, text: 'receive maximum exceeded', mqtt5: 0x93 },
+  topicAliasInvalid: { ws: 1002, text: 'topic alias invalid', mqtt5: 0x94 },
+  quotaExceeded: { ws: 1008, text: 'quota exceeded', mqtt5: 0x97 },
+  // Identity, limits and scale-out. Expired credentials are "not authorized" (0x87), not 0xA0 "maximum
+  // connect time": the client may reconnect at once with a fresh token, which 0xA0 would not suggest.
+  tokenExpired: { ws: 1008, text: 'credentials expired', mqtt5: 0x87 },
+  pongTimeout: { ws: 1001, text: 'no pong to a WebSocket ping' },
 } as const satisfies Record<string, { ws: number; text: string; mqtt5?: number }>;
 
 export type CloseReasonName = keyof typeof CloseReason;

@@ -1,20 +1,17 @@
-// PLACEHOLDER written by the lead so the gateway compiles; the broker author replaces this whole file.
-import type { Logger } from 'pino';
-import { GatewayError } from '../errors.js';
-import type { Upstream } from './upstream.js';
+import { Broker, type BrokerOptions } from '../broker/broker.js';
+import type { ClientLink, Upstream, UpstreamSession } from './upstream.js';
 
-export interface BrokerOptions {
-  log: Logger;
-  maxPacketSize: number;
-  maxQueuedMessages: number;
-  maxInflightMessages: number;
-  authFile: string | null;
-  aclFile: string | null;
-}
+export type { BrokerOptions };
 
-export function createEmbeddedBroker(_options: BrokerOptions): Upstream {
-  const refuse = async (): Promise<never> => {
-    throw new GatewayError('ERR_NO_BROKER', 'the embedded broker is not built yet; set BROKER_URL');
+/**
+ * The in-process broker as an Upstream: used when no BROKER_URL is set, so every listener
+ * (ws, wss, MQTT over TCP and TLS) feeds it directly.
+ */
+export function createEmbeddedBroker(options: BrokerOptions): Upstream {
+  const broker = new Broker(options);
+  return {
+    open: (client: ClientLink): Promise<UpstreamSession> => broker.open(client),
+    ready: async () => broker.ready(),
+    close: async () => broker.close(),
   };
-  return { open: refuse, ready: async () => false, close: async () => {} };
 }

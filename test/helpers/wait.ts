@@ -1,9 +1,12 @@
 import { once, type EventEmitter } from 'node:events';
 
+/** Anything with Node-style events: an EventEmitter, a socket, or MQTT.js's typed client. */
+type Emitter = Pick<EventEmitter, 'on' | 'removeListener'> | { on(event: string, listener: (...args: never[]) => void): unknown };
+
 /** Waits for one event, failing after `ms` with a message that says what was awaited. */
-export async function waitEvent<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string, ms = 5000): Promise<T> {
+export async function waitEvent<T extends unknown[] = unknown[]>(emitter: Emitter, event: string, ms = 5000): Promise<T> {
   try {
-    return (await once(emitter, event, { signal: AbortSignal.timeout(ms) })) as T;
+    return (await once(emitter as EventEmitter, event, { signal: AbortSignal.timeout(ms) })) as T;
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw new Error(`timed out after ${ms} ms waiting for '${event}'`);
     throw err;

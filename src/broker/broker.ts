@@ -1,0 +1,233 @@
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import type { ClientLink, UpstreamSession } from '../upstream/upstream.js';
+import { Acl } from './auth/acl.js';
+import { PasswordFile } from './auth/password-file.js';
+import type { Connection } from './connection.js';
+import { handleConnect } from './handlers/connect.js';
+import type { Message } from './message.js';
+import { RetainedStore } from './retained.js';
+import { Session } from './session.js';
+import { SessionStore } from './session-store.js';
+import type { Subscription } from './subscription.js';
+import { SubscriptionTrie, type SharedGroup } from './topic-trie.js';
+import { willMessage, WillDelays, type Will } from './will.js';
+
+export interface BrokerOptions {
+  log: Logger;
+  /** Largest packet accepted (enforced by the framer) and announced to MQTT 5 clients. */
+  maxPacketSize: number;
+  /** Messages kept per session beyond those in flight. */
+  maxQueuedMessages: number;
+  /** QoS 1/2 messages in flight to one client (and QoS 2 from it, for MQTT 5). */
+  maxInflightMessages: number;
+  /** Mosquitto-style password file; null for anonymous access. */
+  authFile: string | null;
+  /** Mosquitto-style ACL file; null to allow every topic. */
+  aclFile: string | null;
+}
+
+/**
+ * The embedded broker: sessions by client id, subscriptions in a trie, retained messages, wills.
+ * Connections come in through `open` (one per client, CONNECT already decoded by the gateway).
+ */
+export class Broker {
+  readonly trie = new SubscriptionTrie();
+  readonly retained = new RetainedStore();
+  readonly sessions = new SessionStore((session) => this.onSessionExpired(session));
+  readonly wills = new WillDelays((will) => this.publishWill(will));
+  readonly connections = new Set<Connection>();
+  readonly passwords: PasswordFile | null = null;
+  readonly acl: Acl | null = null;
+  readonly log: Logger;
+  /** Why the broker cannot serve (its auth files did not load), or null. */
+  readonly failure: GatewayError | null = null;
+  closing = false;
+  private epoch = 0;
+  private corkDepth = 0;
+  private flushScheduled = false;
+  private pendingConnections: Connection[] = [];
+
+  constructor(readonly options: BrokerOptions) {
+    this.log = options.log;
+    try {
+      if (options.authFile !== null) this.passwords = PasswordFile.load(options.authFile);
+      if (options.aclFile !== null) this.acl = Acl.load(options.aclFile);
+    } catch (err) {
+      this.failure = err instanceof GatewayError ? err : new GatewayError('ERR_BROKER', 'cannot start the broker', { cause: err });
+      this.log.error({ err: this.failure }, 'embedded broker cannot serve');
+    }
+  }
+
+  async open(link: ClientLink): Promise<UpstreamSession> {
+    if (this.failure !== null) throw this.failure;
+    return handleConnect(this, link);
+  }
+
+  /**
+   * Routes a message to every matching subscription [MQTT-3.3.4]: one delivery per client with the
+   * highest QoS of its overlapping subscriptions and all their identifiers [MQTT-3.3.4-3] [MQTT-3.3.4-5],
+   * plus one member of each matching shared group. Returns how many deliveries were made.
+   */
+  publish(msg: Message): number {
+    if (msg.retain) this.retained.set(msg);
+    const subs: Subscription[] = [];
+    const groups: SharedGroup[] = [];
+    this.trie.match(msg.topic, subs, groups);
+    if (subs.length === 0 && groups.length === 0) return 0;
+
+    msg.cache = [];
+    const epoch = ++this.epoch;
+    const targets: Session[] = [];
+    for (const sub of subs) {
+      const s = sub.session;
+      if (sub.noLocal && s.clientId === msg.originId) continue;
+      const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
+      if (s.routeEpoch !== epoch) {
+        s.routeEpoch = epoch;
+        s.routeQos = qos;
+        s.routeRetain = sub.retainAsPublished;
+        s.routeSubIds = sub.id !== 0 ? [sub.id] : null;
+        targets.push(s);
+      } else {
+        if (qos > s.routeQos) s.routeQos = qos;
+        if (sub.retainAsPublished) s.routeRetain = true;
+        if (sub.id !== 0) (s.routeSubIds ??= []).push(sub.id);
+      }
+    }
+    // Without Retain As Published the flag is cleared on live deliveries [MQTT-3.3.1-12] [MQTT-3.3.1-9].
+    for (const s of targets) s.deliver(msg, s.routeQos, msg.retain && s.routeRetain, s.routeSubIds);
+    for (const group of groups) {
+      const sub = group.pick();
+      if (sub === undefined) continue;
+      sub.session.deliver(msg, sub.qos < msg.qos ? sub.qos : msg.qos, msg.retain && sub.retainAsPublished, sub.id !== 0 ? [sub.id] : null);
+    }
+    msg.cache = null;
+    return targets.length + groups.length;
+  }
+
+  /**
+   * Gives an accepted connection its session: takes over a connected one [MQTT-3.1.4-3], resumes
+   * a stored one unless Clean Start [MQTT-3.1.2-4] [MQTT-3.1.2-5], or starts a new one. Returns
+   * Session Present [MQTT-3.2.2-2] [MQTT-3.2.2-3].
+   */
+  attach(conn: Connection, cleanStart: boolean, expiryInterval: number): boolean {
+    let session = this.sessions.get(conn.clientId);
+    if (session?.connection) {
+      const old = session.connection as Connection;
+      const oldWill = old.will;
+      old.takeOver();
+      session.connection = null;
+      // As Mosquitto: the old will goes out when its session ends with the takeover.
+      if (oldWill !== null && (session.expiryInterval === 0 || cleanStart)) this.publishWill(oldWill);
+    }
+    let present = false;
+    if (session !== undefined) {
+      this.sessions.cancelExpiry(session);
+      if (cleanStart || session.expiryInterval === 0) {
+        // The old session ends now, and a will waiting for its delay with it.
+        this.wills.fire(session);
+        this.endSession(session);
+        session = undefined;
+      } else {
+        // Back in time: the delayed will is not sent [MQTT-3.1.3-9].
+        this.wills.cancel(session);
+        present = true;
+      }
+    }
+    if (session === undefined) {
+      session = new Session(conn.clientId, this.options.maxQueuedMessages, conn.log);
+      this.sessions.set(session);
+    }
+    session.expiryInterval = expiryInterval;
+    session.connection = conn;
+    conn.session = session;
+    this.connections.add(conn);
+    return present;
+  }
+
+  /** A connection closed: end its session or keep it for its expiry interval; see to its will. */
+  detach(conn: Connection, publishWill: boolean): void {
+    this.connections.delete(conn);
+    const session = conn.session;
+    if (conn.takenOver || session === null || session.connection !== conn) return;
+    session.connection = null;
+    const will = publishWill ? conn.will : null;
+    conn.will = null;
+    if (this.closing) return;
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+      if (will !== null) this.publishWill(will);
+      return;
+    }
+    this.sessions.scheduleExpiry(session);
+    if (will === null) return;
+    // Published after the Will Delay Interval, or when the session ends if that is sooner [MQTT-3.1.3-9].
+    const delay = Math.min(will.delay, session.expiryInterval);
+    if (delay > 0) this.wills.schedule(session, will, delay);
+    else this.publishWill(will);
+  }
+
+  publishWill(will: Will): void {
+    this.log.debug({ clientId: will.clientId, topic: will.topic }, 'publishing will');
+    this.publish(willMessage(will));
+  }
+
+  private onSessionExpired(session: Session): void {
+    this.log.debug({ clientId: session.clientId }, 'session expired');
+    this.wills.fire(session);
+    this.endSession(session);
+  }
+
+  private endSession(session: Session): void {
+    for (const sub of session.subscriptions.values()) this.trie.remove(sub);
+    session.clear();
+    this.wills.cancel(session);
+    this.sessions.delete(session);
+  }
+
+  /**
+   * While corked (the gateway is handing over the packets of one incoming chunk), what the broker
+   * sends to any client is held per connection. The writes happen in a microtask after the last
+   * uncork, so that the packets of every WebSocket frame read from one TCP chunk go out together.
+   */
+  cork(): void {
+    this.corkDepth++;
+  }
+
+  uncork(): void {
+    if (--this.corkDepth > 0) return;
+    this.corkDepth = 0;
+    if (this.pendingConnections.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushPending);
+    }
+  }
+
+  get corked(): boolean {
+    return this.corkDepth > 0;
+  }
+
+  private readonly flushPending = (): void => {
+    this.flushScheduled = false;
+    const pending = this.pendingConnections;
+    this.pendingConnections = [];
+    for (const conn of pending) conn.flush();
+  };
+
+  markPending(conn: Connection): void {
+    this.pendingConnections.push(conn);
+  }
+
+  ready(): boolean {
+    return this.failure === null && !this.closing;
+  }
+
+  /** Server shutdown: MQTT 5 clients are told (DISCONNECT 0x8B), every timer stops. */
+  close(): void {
+    this.closing = true;
+    for (const conn of [...this.connections]) conn.close('serverShutdown', false);
+    this.wills.clear();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,115 @@
+import { once, type EventEmitter } from 'node:events';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+
+/**
+ * Shared by the embedded-broker tests: a gateway with the embedded broker (no BROKER_URL), MQTT.js
+ * clients that never reconnect, and waits that always have a deadline.
+ */
+
+export type Version = 4 | 5;
+export const VERSIONS: readonly Version[] = [4, 5];
+export const vname = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
+
+export async function startBroker(env: Record<string, string> = {}): Promise<TestGateway> {
+  return startGateway({ LOG_LEVEL: 'warn', ...env });
+}
+
+/** Waits for one event of an MQTT.js client (or any emitter), failing after `ms`. */
+export async function next<T extends unknown[] = unknown[]>(emitter: MqttClient | EventEmitter, event: string, ms = 5000): Promise<T> {
+  try {
+    return (await once(emitter as EventEmitter, event, { signal: AbortSignal.timeout(ms) })) as T;
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw new Error(`timed out after ${ms} ms waiting for '${event}'`);
+    throw err;
+  }
+}
+
+const opened = new Set<MqttClient>();
+
+/** Connects an MQTT.js client and waits for CONNACK; `closeAll` ends it. */
+export async function connect(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return (await connectWithInbox(url, options))[0];
+}
+
+/** Connects with an Inbox attached before CONNACK, so messages sent right after it are seen. */
+export async function connectWithInbox(url: string, options: IClientOptions = {}): Promise<[MqttClient, Inbox]> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, rejectUnauthorized: false, ...options });
+  opened.add(client);
+  const inbox = new Inbox(client);
+  await Promise.race([
+    next(client, 'connect'),
+    next<[Error]>(client, 'error').then(([err]) => {
+      throw err;
+    }),
+  ]);
+  return [client, inbox];
+}
+
+/** Connects, expecting a refusal; resolves with the error MQTT.js reports. */
+export async function connectRefused(url: string, options: IClientOptions = {}): Promise<Error & { code?: number }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, rejectUnauthorized: false, ...options });
+  opened.add(client);
+  const [err] = await next<[Error & { code?: number }]>(client, 'error');
+  return err;
+}
+
+export async function closeAll(): Promise<void> {
+  const clients = [...opened];
+  opened.clear();
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  packet: IPublishPacket;
+}
+
+/** Records every message a client receives; `take(n)` waits until n have arrived. */
+export class Inbox {
+  readonly messages: Received[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor(client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      this.messages.push({ topic, payload: payload.toString(), packet });
+      for (const w of this.waiters) w();
+    });
+  }
+
+  async take(n: number, ms = 5000): Promise<Received[]> {
+    const deadline = Date.now() + ms;
+    while (this.messages.length < n) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out: ${this.messages.length} of ${n} messages after ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+    return this.messages.slice(0, n);
+  }
+
+  /** Proves absence: a marker message published after the others arrives with nothing before it. */
+  async nothingBefore(marker: string, ms = 5000): Promise<Received[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const at = this.messages.findIndex((m) => m.topic === marker);
+      if (at >= 0) return this.messages.slice(0, at);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for marker ${marker}`);
+      await this.take(this.messages.length + 1, deadline - Date.now());
+    }
+  }
+}
+
+/** The gateway's raw MQTT (TCP) port. */
+export function tcpPort(gw: TestGateway): number {
+  const port = gw.ports.mqtt;
+  if (port === null) throw new Error('the MQTT listener is off');
+  return port;
+}
