@@ -1,7 +1,10 @@
 import { ConfigError } from './errors.js';
+import { checkCidrs } from './net/trusted-proxies.js';
 
 export type ClientAuth = 'none' | 'optional' | 'require';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type AuthMode = 'none' | 'jwt' | 'mtls' | 'jwt-or-mtls';
+export type ProxyProtocolVersion = 'off' | 'v1' | 'v2';
 
 export interface BrokerAddress {
   readonly tls: boolean;
@@ -42,6 +45,54 @@ export interface Config {
   readonly aclFile: string | null;
   readonly maxQueuedMessages: number;
   readonly maxInflightMessages: number;
+
+  // Identity, limits and scale-out
+  /** Every BROKER_URL entry, in order (`broker` is the first); empty: the embedded broker. */
+  readonly brokers: readonly BrokerAddress[];
+  readonly brokerHealthIntervalMs: number;
+  /** PROXY header sent to the backend before the client's CONNECT. */
+  readonly brokerProxyProtocol: ProxyProtocolVersion;
+  /** CIDR ranges whose X-Forwarded-For / Forwarded / PROXY headers are believed. */
+  readonly trustedProxies: readonly string[];
+  /** Read PROXY v1/v2 headers on the raw MQTT listeners (believed from trusted proxies only). */
+  readonly proxyProtocol: boolean;
+  /** 0: no limit. */
+  readonly maxConnectionsPerIp: number;
+  /** New connections per second per address; 0: no limit. */
+  readonly connectionRatePerIp: number;
+  readonly connectionBurstPerIp: number;
+  /** Packet size limit until CONNECT is accepted (never above maxPacketSize). */
+  readonly maxPreAuthPacketSize: number;
+  readonly handshakeTimeoutMs: number;
+  /** 0: no server pings. */
+  readonly wsPingIntervalMs: number;
+  /** Idle timeout of the proxies in front; a keep alive at or above it is warned about. 0: no warning. */
+  readonly proxyIdleTimeoutS: number;
+  readonly authMode: AuthMode;
+  readonly jwtSecret: string | null;
+  readonly jwtPublicKey: string | null;
+  readonly jwtJwksFile: string | null;
+  readonly jwtAudience: readonly string[] | null;
+  readonly jwtIssuer: string | null;
+  readonly jwtCookie: string;
+  readonly jwtUsernameClaim: string;
+  readonly jwtPubClaim: string;
+  readonly jwtSubClaim: string;
+  readonly connectRewrite: boolean;
+
+  // Operations
+  /** null: /metrics is served on the HTTP and HTTPS listeners; a port: only there. */
+  readonly metricsPort: number | null;
+  /** Watch the certificate files and reload them when they change. */
+  readonly tlsReload: boolean;
+  readonly tlsReloadDebounceMs: number;
+  readonly httpRedirectHttps: boolean;
+  /** Redirect the MQTT WebSocket paths too (plain ws:// clients are sent to wss://). */
+  readonly httpRedirectMqtt: boolean;
+  /** permessage-deflate on WebSocket connections. */
+  readonly wsCompression: boolean;
+  /** The browser page at `/`. */
+  readonly webPage: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -103,6 +154,8 @@ export function loadConfig(env: Env): Config {
   const origins = list('ALLOWED_ORIGINS');
   const allowedOrigins = origins === undefined || origins.includes('*') ? null : origins.map((o) => o.toLowerCase());
 
+  const brokers = brokerList(raw('BROKER_URL'), bad);
+  const maxPacketSize = integer('MAX_PACKET_SIZE', 2 * 1024 * 1024, 16, 268_435_455);
   const config: Config = {
     host: raw('HOST') ?? '0.0.0.0',
     httpPort: port('HTTP_PORT', 80),
@@ -111,7 +164,7 @@ export function loadConfig(env: Env): Config {
     mqttsPort: port('MQTTS_PORT', 8883),
     wsPaths,
     requireSubprotocol: bool('REQUIRE_SUBPROTOCOL', false),
-    broker: brokerAddress(raw('BROKER_URL'), bad),
+    broker: brokers[0] ?? null,
     brokerCa: raw('BROKER_CA') ?? null,
     brokerConnectTimeoutMs: integer('BROKER_CONNECT_TIMEOUT_MS', 5000, 1, 600_000),
     tlsCert: raw('TLS_CERT') ?? null,
@@ -122,7 +175,7 @@ export function loadConfig(env: Env): Config {
     certsDir: raw('CERTS_DIR') ?? 'certs',
     allowedOrigins,
     maxConnections: integer('MAX_CONNECTIONS', 10_000, 1, 10_000_000),
-    maxPacketSize: integer('MAX_PACKET_SIZE', 2 * 1024 * 1024, 16, 268_435_455),
+    maxPacketSize,
     maxHeaderBytes: integer('MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
     connectTimeoutMs: integer('CONNECT_TIMEOUT_MS', 10_000, 1, 600_000),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 1, 600_000),
@@ -132,18 +185,72 @@ export function loadConfig(env: Env): Config {
     aclFile: raw('ACL_FILE') ?? null,
     maxQueuedMessages: integer('MAX_QUEUED_MESSAGES', 1000, 0, 10_000_000),
     maxInflightMessages: integer('MAX_INFLIGHT_MESSAGES', 20, 1, 65535),
+
+    // Identity, limits and scale-out
+    brokers,
+    brokerHealthIntervalMs: integer('BROKER_HEALTH_INTERVAL_MS', 5000, 50, 600_000),
+    brokerProxyProtocol: oneOf('BROKER_PROXY_PROTOCOL', ['off', 'v1', 'v2'] as const, 'off'),
+    trustedProxies: list('TRUSTED_PROXIES') ?? [],
+    proxyProtocol: bool('PROXY_PROTOCOL', false),
+    maxConnectionsPerIp: integer('MAX_CONNECTIONS_PER_IP', 0, 0, 10_000_000),
+    connectionRatePerIp: integer('CONNECTION_RATE_PER_IP', 0, 0, 1_000_000),
+    connectionBurstPerIp: integer('CONNECTION_BURST_PER_IP', 10, 1, 1_000_000),
+    maxPreAuthPacketSize: Math.min(maxPacketSize, integer('MAX_PRE_AUTH_PACKET_SIZE', 64 * 1024, 16, 268_435_455)),
+    handshakeTimeoutMs: integer('HANDSHAKE_TIMEOUT_MS', 10_000, 1, 600_000),
+    wsPingIntervalMs: integer('WS_PING_INTERVAL_MS', 30_000, 0, 3_600_000),
+    proxyIdleTimeoutS: integer('PROXY_IDLE_TIMEOUT_S', 60, 0, 86_400),
+    authMode: oneOf('AUTH_MODE', ['none', 'jwt', 'mtls', 'jwt-or-mtls'] as const, 'none'),
+    jwtSecret: raw('JWT_SECRET') ?? null,
+    jwtPublicKey: raw('JWT_PUBLIC_KEY') ?? null,
+    jwtJwksFile: raw('JWT_JWKS_FILE') ?? null,
+    jwtAudience: list('JWT_AUDIENCE') ?? null,
+    jwtIssuer: raw('JWT_ISSUER') ?? null,
+    jwtCookie: raw('JWT_COOKIE') ?? 'access_token',
+    jwtUsernameClaim: raw('JWT_USERNAME_CLAIM') ?? 'sub',
+    jwtPubClaim: raw('JWT_PUB_CLAIM') ?? 'mqtt_pub',
+    jwtSubClaim: raw('JWT_SUB_CLAIM') ?? 'mqtt_sub',
+    connectRewrite: bool('CONNECT_REWRITE', false),
+
+    // Operations
+    metricsPort: raw('METRICS_PORT') === undefined ? null : integer('METRICS_PORT', 0, 0, 65535),
+    tlsReload: bool('TLS_RELOAD', true),
+    tlsReloadDebounceMs: integer('TLS_RELOAD_DEBOUNCE_MS', 500, 0, 600_000),
+    httpRedirectHttps: bool('HTTP_REDIRECT_HTTPS', false),
+    httpRedirectMqtt: bool('HTTP_REDIRECT_MQTT', false),
+    wsCompression: bool('WS_COMPRESSION', false),
+    // The page would hide the web application's own `/` behind HTTP_UPSTREAM.
+    webPage: bool('WEB_PAGE', raw('HTTP_UPSTREAM') === undefined),
   };
 
   if (config.tlsCert === null !== (config.tlsKey === null)) {
     problems.push('TLS_CERT and TLS_KEY: expected both or neither');
   }
+  // Identity, limits and scale-out
+  const cidrProblem = checkCidrs(config.trustedProxies);
+  if (cidrProblem !== null) bad('TRUSTED_PROXIES', `IP addresses or CIDR ranges, comma-separated (${cidrProblem})`);
+  const jwtKeyed = config.jwtSecret !== null || config.jwtPublicKey !== null || config.jwtJwksFile !== null;
+  if (config.authMode.includes('jwt') && !jwtKeyed) {
+    problems.push(`AUTH_MODE=${config.authMode}: expected JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_FILE to verify tokens with`);
+  }
+  // Operations
+  if ((config.httpRedirectHttps || config.httpRedirectMqtt) && (config.httpPort === null || config.httpsPort === null)) {
+    problems.push('HTTP_REDIRECT_HTTPS / HTTP_REDIRECT_MQTT: expected both HTTP_PORT and HTTPS_PORT to be enabled');
+  }
+  if (config.httpRedirectMqtt && !config.httpRedirectHttps) {
+    problems.push('HTTP_REDIRECT_MQTT=true: expected HTTP_REDIRECT_HTTPS=true as well');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
 
-function brokerAddress(value: string | undefined, bad: (name: string, expected: string) => undefined): BrokerAddress | null {
-  if (value === undefined) return null;
-  const expected = 'mqtt://host:port or mqtts://host:port (unset for the embedded broker)';
+/** BROKER_URL: one broker, or several (comma-separated) for a pool. */
+function brokerList(value: string | undefined, bad: (name: string, expected: string) => undefined): BrokerAddress[] {
+  const items = value?.split(',').map((item) => item.trim()).filter((item) => item !== '') ?? [];
+  return items.map((item) => brokerAddress(item, bad)).filter((broker) => broker !== null);
+}
+
+function brokerAddress(value: string, bad: (name: string, expected: string) => undefined): BrokerAddress | null {
+  const expected = 'mqtt://host:port or mqtts://host:port, comma-separated for a pool (unset for the embedded broker)';
   let url: URL;
   try {
     url = new URL(value);

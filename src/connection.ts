@@ -3,7 +3,11 @@ import type { Logger } from './log.js';
 import { MqttFramer, PacketType, packetType } from './mqtt/framer.js';
 import { PacketDecoder, protocolName, type IConnectPacket } from './mqtt/codec.js';
 import type { ClientStream } from './net/client-stream.js';
+import { ConnectionMeter } from './connection-meter.js';
+import type { Metrics } from './metrics.js';
 import type { ClientLink, Upstream, UpstreamSession } from './upstream/upstream.js';
+import type { Admission, Admit } from './auth/admission.js';
+import { PacketGate, callAt, disconnectPacket } from './auth/client-guard.js';
 
 export interface ConnectionOptions {
   readonly conn: string;
@@ -12,6 +16,12 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly log: Logger;
   readonly onClosed: (connection: Connection) => void;
+  /** Counts this connection's bytes, packets and CONNECT outcome. */
+  readonly metrics?: Metrics;
+  /** Packet size limit until the CONNECT is admitted; maxPacketSize after. */
+  readonly maxPreAuthPacketSize?: number;
+  /** The edge's decision on the CONNECT: authentication, rewrite, topic checks, expiry. */
+  readonly admit?: Admit;
 }
 
 type State = 'awaitingConnect' | 'opening' | 'open' | 'closed';
@@ -29,6 +39,8 @@ export class Connection {
   /** Packets that arrived while the upstream was being opened. */
   private waiting: Buffer[] = [];
   private clientEnded = false;
+  /** Set once the client is being closed: its further bytes are read and dropped (see discardInput). */
+  private discarding = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private reason: CloseReasonName | undefined;
   private log: Logger;
@@ -36,13 +48,20 @@ export class Connection {
   private bytesIn = 0;
   private bytesOut = 0;
   private readonly startedAt = Date.now();
+  private readonly meter: ConnectionMeter | undefined;
+  /** Topic checks on the client's packets, when its credentials restrict them. */
+  private gate: PacketGate | undefined;
+  private cancelExpiry: (() => void) | undefined;
+  /** Set by closeFor: nothing more from the upstream reaches the client. */
+  private muted = false;
 
   constructor(
     private readonly client: ClientStream,
     private readonly options: ConnectionOptions,
   ) {
     this.log = options.log.child({ conn: options.conn, remote: client.remote, transport: client.transport });
-    this.framer = new MqttFramer(options.maxPacketSize, (packet) => this.onPacket(packet));
+    this.meter = options.metrics && new ConnectionMeter(options.metrics, client.transport);
+    this.framer = new MqttFramer(options.maxPreAuthPacketSize ?? options.maxPacketSize, (packet) => this.onPacket(packet));
     const { duplex } = client;
     duplex.on('data', (chunk: Buffer) => this.onData(chunk));
     duplex.on('end', () => this.onClientEnd());
@@ -62,8 +81,13 @@ export class Connection {
   /** Server shutdown: stop taking bytes from the client; the upstream's close() ends the rest. */
   shutdown(): void {
     this.reason ??= 'serverShutdown';
+    // Already being closed: its input must keep draining, or its stream never closes.
+    if (this.discarding) return;
     this.client.duplex.pause();
-    if (this.state === 'awaitingConnect') this.client.end('serverShutdown');
+    if (this.state === 'awaitingConnect') {
+      this.client.end('serverShutdown');
+      this.discardInput();
+    }
   }
 
   /** Ends the client at once (shutdown deadline passed). */
@@ -74,6 +98,8 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
+    this.meter?.received(chunk);
+    if (this.discarding) return;
     const session = this.session;
     session?.cork?.();
     try {
@@ -87,14 +113,19 @@ export class Connection {
   }
 
   private onPacket(packet: Buffer): void {
+    this.meter?.packet(packet);
     switch (this.state) {
       case 'open':
+        if (this.discarding || (this.gate && !this.gate.pass(packet))) return;
         if (!(this.session as UpstreamSession).write(packet)) this.client.duplex.pause();
         return;
       case 'opening':
+        if (this.discarding || (this.gate && !this.gate.pass(packet))) return;
         this.waiting.push(packet);
         return;
       case 'awaitingConnect':
+        // A packet behind a refused first packet, in the same chunk, must not open a session.
+        if (this.discarding) return;
         this.onConnect(packet);
         return;
       case 'closed':
@@ -123,12 +154,48 @@ export class Connection {
     );
     this.state = 'opening';
     this.client.duplex.pause();
-    this.options.upstream.open(this.link(connect, packet)).then(
+    const admission = this.options.admit?.(connect, packet, this.log) ?? { accepted: true, connect, connectBytes: packet };
+    if (!(admission instanceof Promise)) return this.onAdmitted(admission);
+    admission.then(
+      (decided) => this.onAdmitted(decided),
+      (err: unknown) => this.abort('internalError', (err as Error).message),
+    );
+  }
+
+  /** The edge let the client in (the upstream is opened with the CONNECT it decided on) or refused it with a CONNACK. */
+  private onAdmitted(admission: Admission): void {
+    // Closed while an asynchronous check ran (a token being verified): nothing to open, nobody to answer.
+    if (this.discarding) return;
+    if (!admission.accepted) {
+      if (this.clientEnded) return;
+      this.reason ??= admission.reason;
+      this.log.warn({ reason: CloseReason[admission.reason].text, detail: admission.detail }, 'CONNECT refused at the edge');
+      this.bytesOut += admission.connack.length;
+      this.meter?.sent(admission.connack);
+      this.client.duplex.write(admission.connack);
+      this.client.end(admission.reason);
+      this.discardInput();
+      return;
+    }
+    this.framer.maxPacketSize = this.options.maxPacketSize;
+    if (admission.inspector) {
+      const reply = (bytes: Buffer): void => {
+        this.bytesOut += bytes.length;
+        this.client.duplex.write(bytes);
+      };
+      const gate = new PacketGate(admission.inspector, reply, (reason, detail) => this.abort(reason, detail));
+      this.gate = gate;
+      this.waiting = this.waiting.filter((waiting) => gate.pass(waiting));
+    }
+    if (admission.expiresAt !== undefined) this.cancelExpiry = callAt(admission.expiresAt, () => this.closeFor('tokenExpired'));
+    this.options.upstream.open(this.link(admission.connect, admission.connectBytes)).then(
       (session) => this.onUpstreamOpen(session),
       (err: unknown) => {
         const code = err instanceof GatewayError ? err.code : 'ERR_UPSTREAM';
         this.log.warn({ err: (err as Error).message, code }, 'upstream refused the client');
-        this.abort(code === 'ERR_BACKEND_TIMEOUT' ? 'backendUnreachable' : 'backendLost');
+        this.abort(
+          code === 'ERR_BACKEND_TIMEOUT' ? 'backendUnreachable' : code === 'ERR_SHUTTING_DOWN' ? 'serverShutdown' : 'backendLost',
+        );
       },
     );
   }
@@ -155,19 +222,25 @@ export class Connection {
     return {
       conn: this.options.conn,
       remote: this.client.remote,
+      addresses: this.client.addresses,
       transport: this.client.transport,
       connect,
       connectBytes,
       peerCertificateSubject: this.client.peerCertificateSubject,
       log: this.log,
       send: (bytes) => {
+        if (this.muted) return true;
         this.bytesOut += bytes.length;
-        return duplex.write(bytes);
+        this.meter?.sent(bytes);
+        const flowing = duplex.write(bytes);
+        this.gate?.sent();
+        return flowing;
       },
       onDrain: (listener) => duplex.on('drain', listener),
       close: (reason) => {
         this.reason ??= reason;
         this.client.end(this.reason);
+        this.discardInput();
       },
     };
   }
@@ -185,6 +258,7 @@ export class Connection {
   private onClientClose(): void {
     this.onClientEnd();
     clearTimeout(this.connectTimer);
+    this.cancelExpiry?.();
     // While opening, onUpstreamOpen still delivers what was waiting, then ends the session.
     if (this.state !== 'opening') this.state = 'closed';
     this.log.info(
@@ -196,7 +270,30 @@ export class Connection {
       },
       'client disconnected',
     );
+    this.meter?.closed(this.reason ?? 'clientClosed');
     this.options.onClosed(this);
+  }
+
+  /**
+   * Ends the client for a decision of the gateway (its credentials expired, it stopped answering
+   * pings): an MQTT 5 client is told why by a DISCONNECT with the reason's code [MQTT-3.14.2.1],
+   * and nothing from the upstream follows it; the upstream is ended cleanly.
+   */
+  closeFor(reason: CloseReasonName, detail?: string): void {
+    if (this.discarding) return;
+    this.reason ??= reason;
+    this.log.warn({ reason: CloseReason[reason].text, detail }, 'closing client');
+    this.cancelExpiry?.();
+    const entry = CloseReason[reason];
+    if (this.state === 'open' && this.connect?.protocolVersion === 5 && 'mqtt5' in entry) {
+      const disconnect = disconnectPacket(entry.mqtt5);
+      this.bytesOut += disconnect.length;
+      this.client.duplex.write(disconnect);
+    }
+    this.muted = true;
+    this.client.end(reason);
+    this.discardInput();
+    this.session?.end();
   }
 
   /** Refuses the client now: one log line, the transport's close code, and a clean end upstream. */
@@ -206,8 +303,19 @@ export class Connection {
       this.log.warn({ reason: CloseReason[reason].text, detail }, 'closing client');
     }
     clearTimeout(this.connectTimer);
-    this.client.duplex.pause();
+    this.cancelExpiry?.();
+    this.discardInput();
     this.client.abort(reason);
     this.session?.end();
+  }
+
+  /**
+   * The client is being closed, so nothing more it sends will be used. Its stream must still be read
+   * to its end: a paused stream never emits 'end' nor 'close' (a WebSocket whose close handshake is
+   * done stays open as a stream), so the connection would never be counted as closed.
+   */
+  private discardInput(): void {
+    this.discarding = true;
+    this.client.duplex.resume();
   }
 }

@@ -11,10 +11,17 @@ import { createHttpRoutes, type HttpRoutes } from './net/http-routes.js';
 import { checkUpgrade, chooseSubprotocol, refuseUpgrade } from './net/upgrade.js';
 import { remoteAddress, socketClient, webSocketClient, type ClientStream } from './net/client-stream.js';
 import { listen } from './net/listen.js';
-import { loadTlsMaterial, peerCertificateSubject, tlsServerOptions } from './tls/certificates.js';
+import { peerCertificateSubject } from './tls/certificates.js';
+import { createMetrics, handshakeRefusalFor, type Metrics } from './metrics.js';
+import { perMessageDeflate } from './net/compression.js';
+import { loadWebPage } from './net/web-page.js';
+import { TlsReloader } from './tls/reload.js';
 import type { Upstream } from './upstream/upstream.js';
-import { TcpBridge } from './upstream/tcp-bridge.js';
 import { createEmbeddedBroker } from './upstream/embedded.js';
+import { backendNames, backendUpstream } from './upstream/backend.js';
+import { Edge } from './net/edge.js';
+import { keepPinging } from './net/ws-heartbeat.js';
+import { IdentityPolicy, type Identity } from './auth/identity.js';
 
 /** The ports actually bound (null: that listener is off). */
 export interface BoundPorts {
@@ -22,6 +29,12 @@ export interface BoundPorts {
   https: number | null;
   mqtt: number | null;
   mqtts: number | null;
+  metrics: number | null;
+}
+
+export interface GatewayOptions {
+  /** Where the gateway counts what it does; by default a registry of its own. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -37,31 +50,45 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly routes: HttpRoutes;
   private nextConn = 0;
-  readonly ports: BoundPorts = { http: null, https: null, mqtt: null, mqtts: null };
+  private tls: TlsReloader | undefined;
+  readonly ports: BoundPorts = { http: null, https: null, mqtt: null, mqtts: null, metrics: null };
+  /** Client addresses, per-address limits and handshake timeouts (its limiter counts refusals). */
+  readonly edge: Edge;
+  private readonly identity: IdentityPolicy;
 
   private constructor(
     private readonly config: Config,
     private readonly log: Logger,
     private readonly upstream: Upstream,
+    readonly metrics: Metrics,
   ) {
+    this.edge = new Edge(config, log);
+    this.edge.limiter.onRefused = () => metrics.handshakeRefused('limit');
+    this.identity = IdentityPolicy.fromConfig(config);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      perMessageDeflate: false,
+      perMessageDeflate: perMessageDeflate(config.wsCompression),
       maxPayload: config.maxPacketSize,
       handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
     });
-    this.routes = createHttpRoutes({ httpUpstream: config.httpUpstream, ready: () => upstream.ready(), log });
+    this.routes = createHttpRoutes({
+      httpUpstream: config.httpUpstream,
+      ready: () => upstream.ready(),
+      log,
+      metrics,
+      metricsHere: config.metricsPort === null,
+      wsPaths: config.wsPaths,
+      allowedOrigins: config.allowedOrigins,
+      webPage: config.webPage ? loadWebPage(log) : null,
+      redirect: config.httpRedirectHttps ? { httpsPort: () => this.ports.https, mqtt: config.httpRedirectMqtt } : null,
+    });
   }
 
-  static async start(config: Config, log: Logger): Promise<Gateway> {
+  static async start(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+    const metrics = options.metrics ?? createMetrics();
     const upstream: Upstream = config.broker
-      ? TcpBridge.fromConfig({
-          broker: config.broker,
-          brokerCaPath: config.brokerCa,
-          connectTimeoutMs: config.brokerConnectTimeoutMs,
-          lingerMs: config.shutdownTimeoutMs,
-        })
+      ? backendUpstream(config, log, metrics)
       : createEmbeddedBroker({
           log,
           maxPacketSize: config.maxPacketSize,
@@ -70,14 +97,14 @@ export class Gateway {
           authFile: config.authFile,
           aclFile: config.aclFile,
         });
-    const gateway = new Gateway(config, log, upstream);
+    const gateway = new Gateway(config, log, upstream, metrics);
     try {
       await gateway.listen();
     } catch (err) {
       await gateway.close();
       throw err;
     }
-    const broker = config.broker ? `${config.broker.tls ? 'mqtts' : 'mqtt'}://${config.broker.host}:${config.broker.port}` : 'embedded';
+    const broker = backendNames(config);
     log.info({ ports: gateway.ports, broker, wsPaths: config.wsPaths }, 'gateway started');
     return gateway;
   }
@@ -85,15 +112,18 @@ export class Gateway {
   private async listen(): Promise<void> {
     const { config } = this;
     const needsTls = config.httpsPort !== null || config.mqttsPort !== null;
-    const tlsOptions = needsTls
-      ? tlsServerOptions(
-          loadTlsMaterial(
-            { certPath: config.tlsCert, keyPath: config.tlsKey, caPath: config.tlsCa, certsDir: config.certsDir },
-            this.log,
-          ),
-          { clientAuth: config.tlsClientAuth, minVersion: config.tlsMinVersion },
-        )
-      : {};
+    this.tls = needsTls
+      ? TlsReloader.start({
+          files: { certPath: config.tlsCert, keyPath: config.tlsKey, caPath: config.tlsCa, certsDir: config.certsDir },
+          clientAuth: config.tlsClientAuth,
+          minVersion: config.tlsMinVersion,
+          log: this.log,
+          metrics: this.metrics,
+          watch: config.tlsReload,
+          debounceMs: config.tlsReloadDebounceMs,
+        })
+      : undefined;
+    const tlsOptions = { ...this.tls?.serverOptions, handshakeTimeout: config.handshakeTimeoutMs };
     const bind = async (server: net.Server, port: number | null, variable: string, name: keyof BoundPorts) => {
       if (port === null) return;
       this.servers.push(server);
@@ -102,14 +132,16 @@ export class Gateway {
     };
     const httpOptions = { maxHeaderSize: config.maxHeaderBytes };
     await bind(this.webServer(http.createServer(httpOptions), 'ws'), config.httpPort, 'HTTP_PORT', 'http');
-    await bind(this.webServer(https.createServer({ ...httpOptions, ...tlsOptions }), 'wss'), config.httpsPort, 'HTTPS_PORT', 'https');
-    await bind(net.createServer((socket) => this.acceptSocket(socket, 'tcp')), config.mqttPort, 'MQTT_PORT', 'mqtt');
-    await bind(
-      tls.createServer(tlsOptions, (socket) => this.acceptSocket(socket, 'tls')),
-      config.mqttsPort,
-      'MQTTS_PORT',
-      'mqtts',
-    );
+    const httpsServer = https.createServer({ ...httpOptions, ...tlsOptions });
+    this.tls?.attach(httpsServer);
+    await bind(this.webServer(httpsServer, 'wss'), config.httpsPort, 'HTTPS_PORT', 'https');
+    await bind(this.edge.front(net.createServer((socket) => this.acceptSocket(socket, 'tcp'))), config.mqttPort, 'MQTT_PORT', 'mqtt');
+    const mqttsServer = tls.createServer(tlsOptions, (socket) => this.acceptSocket(socket, 'tls'));
+    mqttsServer.on('tlsClientError', (err: Error) => this.onTlsClientError(err));
+    this.tls?.attach(mqttsServer);
+    await bind(this.edge.front(mqttsServer), config.mqttsPort, 'MQTTS_PORT', 'mqtts');
+    const metricsServer = http.createServer((req, res) => this.routes.metricsRequest(req, res));
+    await bind(metricsServer, config.metricsPort, 'METRICS_PORT', 'metrics');
   }
 
   private webServer(server: http.Server, transport: 'ws' | 'wss'): http.Server {
@@ -117,14 +149,22 @@ export class Gateway {
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, transport));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      if (tooLarge) this.metrics.handshakeRefused('header_size');
       this.log.debug({ reason: err.message }, 'bad HTTP request');
       refuseUpgrade(socket, tooLarge ? { status: 431, reason: 'request headers too large' } : { status: 400, reason: 'bad request' });
     });
-    server.on('tlsClientError', (err: Error) => this.log.debug({ reason: err.message }, 'TLS handshake failed'));
+    server.on('tlsClientError', (err: Error) => this.onTlsClientError(err));
+    this.edge.guard(server, transport === 'wss');
     return server;
   }
 
+  private onTlsClientError(err: Error): void {
+    this.metrics.handshakeRefused('tls');
+    this.log.debug({ reason: err.message }, 'TLS handshake failed');
+  }
+
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, transport: 'ws' | 'wss'): void {
+    if (transport === 'ws' && this.routes.redirectUpgrade(req, socket)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (!this.config.wsPaths.includes(path)) return this.routes.otherUpgrade(req, socket, head);
     const refusal = checkUpgrade(req, {
@@ -134,38 +174,63 @@ export class Gateway {
     });
     if (refusal) {
       this.log.info({ remote: remoteAddress(req.socket), reason: refusal.reason, status: refusal.status }, 'upgrade refused');
+      this.metrics.handshakeRefused(handshakeRefusalFor(refusal.status));
       return refuseUpgrade(socket, refusal);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const peer = req.socket instanceof tls.TLSSocket ? peerCertificateSubject(req.socket) : undefined;
-      this.accept(webSocketClient(ws, transport, remoteAddress(req.socket), peer));
+    const admitted = this.edge.upgrade(req);
+    if ('status' in admitted) return refuseUpgrade(socket, admitted);
+    const peer = req.socket instanceof tls.TLSSocket ? peerCertificateSubject(req.socket) : undefined;
+    // Nothing listens for socket errors between the 'upgrade' event and handleUpgrade.
+    const onError = (): void => void socket.destroy();
+    socket.on('error', onError);
+    void this.identity.handshake(req, peer).then((auth) => {
+      if (auth.refusal) {
+        this.log.info({ remote: admitted.remote, reason: auth.refusal.reason, status: auth.refusal.status }, 'upgrade refused');
+        this.metrics.handshakeRefused(handshakeRefusalFor(auth.refusal.status));
+        return refuseUpgrade(socket, auth.refusal);
+      }
+      socket.off('error', onError);
+      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        ws.once('close', (code: number) => this.metrics.webSocketClosed(code));
+        const client = { ...webSocketClient(ws, transport, admitted.remote, peer), addresses: admitted.addresses };
+        const connection = this.accept(client, auth.identity, peer);
+        keepPinging(ws, this.config.wsPingIntervalMs, () => connection.closeFor('pongTimeout'));
+      });
     });
   }
 
   private acceptSocket(socket: net.Socket, transport: 'tcp' | 'tls'): void {
     if (this.atCapacity()) {
       this.log.info({ remote: remoteAddress(socket), reason: 'connection limit reached' }, 'connection refused');
+      this.metrics.handshakeRefused('limit');
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
     const peer = socket instanceof tls.TLSSocket ? peerCertificateSubject(socket) : undefined;
-    this.accept(socketClient(socket, transport, peer));
+    const { remote, addresses } = this.edge.addressesOf(socket);
+    this.accept({ ...socketClient(socket, transport, peer), remote, addresses }, null, peer);
   }
 
-  private accept(client: ClientStream): void {
+  private accept(client: ClientStream, identity: Identity | null = null, peer?: string): Connection {
     const connection = new Connection(client, {
       conn: (++this.nextConn).toString(36),
       upstream: this.upstream,
       maxPacketSize: this.config.maxPacketSize,
+      maxPreAuthPacketSize: this.config.maxPreAuthPacketSize,
+      admit: this.identity.admitter(identity, peer),
       connectTimeoutMs: this.config.connectTimeoutMs,
       log: this.log,
+      metrics: this.metrics,
       onClosed: (closed) => {
+        this.metrics.connectionClosed(client.transport);
         this.connections.delete(closed);
         if (this.connections.size === 0) this.onEmpty?.();
       },
     });
     this.connections.add(connection);
+    this.metrics.connectionOpened(client.transport);
+    return connection;
   }
 
   private atCapacity(): boolean {
@@ -193,6 +258,8 @@ export class Gateway {
       for (const connection of this.connections) connection.destroy();
     }
     this.routes.close();
+    this.tls?.close();
+    this.edge.close();
     for (const server of this.servers) if (server instanceof http.Server) server.closeAllConnections();
     await Promise.all(stopped);
   }

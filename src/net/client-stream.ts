@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { CloseReason, type CloseReasonName } from '../errors.js';
 import type { Transport } from '../upstream/upstream.js';
 import { WebSocketDuplex } from './websocket-duplex.js';
+import type { ConnectionAddresses } from './client-address.js';
 
 /** A client connection as the rest of the gateway sees it, whatever carried it. */
 export interface ClientStream {
@@ -12,6 +13,8 @@ export interface ClientStream {
   readonly transport: Transport;
   readonly remote: string;
   readonly peerCertificateSubject?: string | undefined;
+  /** Client and gateway addresses as believed at the edge (a trusted proxy may have named the client). */
+  readonly addresses?: ConnectionAddresses | undefined;
   /** Flush what was written, then close, saying why. */
   end(reason: CloseReasonName): void;
   /** Close now, saying why (a WebSocket close code; a raw TCP connection is dropped). */

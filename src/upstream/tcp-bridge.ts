@@ -2,8 +2,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import mqttPacket from 'mqtt-packet';
-import type { BrokerAddress } from '../config.js';
+import type { BrokerAddress, ProxyProtocolVersion } from '../config.js';
+import { proxyHeaderFor } from '../net/proxy-protocol.js';
 import { CloseReason, GatewayError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import type { ClientLink, Upstream, UpstreamSession } from './upstream.js';
 
 export interface BridgeOptions {
@@ -13,6 +15,10 @@ export interface BridgeOptions {
   readonly connectTimeoutMs: number;
   /** How long a backend may take to close after being ended, before it is dropped. */
   readonly lingerMs: number;
+  /** Counts connect latency and failures. */
+  readonly metrics?: Metrics;
+  /** A PROXY header (v1 or v2) before the CONNECT, naming the real client; default off. */
+  readonly proxyProtocol?: ProxyProtocolVersion;
 }
 
 /** DISCONNECT 0x8B (server shutting down), told to MQTT 5 clients so they reconnect elsewhere at once. */
@@ -36,19 +42,35 @@ export class TcpBridge implements Upstream {
     return new TcpBridge({ ...options, brokerCa });
   }
 
-  async open(client: ClientLink): Promise<UpstreamSession> {
+  open(client: ClientLink): Promise<UpstreamSession> {
+    return this.openOn(this.options.broker, client);
+  }
+
+  /** A session on a chosen backend (a pool picks it); the CONNECT goes first, after the PROXY header if any. */
+  async openOn(broker: BrokerAddress, client: ClientLink): Promise<UpstreamSession> {
     if (this.closing) throw new GatewayError('ERR_SHUTTING_DOWN', 'the gateway is shutting down');
-    const socket = await this.dial();
+    const socket = await this.dial(broker);
+    // close() began during the dial and did not see this session: it must not start.
+    if (this.closing) {
+      socket.destroy();
+      throw new GatewayError('ERR_SHUTTING_DOWN', 'the gateway is shutting down');
+    }
     const session = new BridgeSession(socket, client, this.options.lingerMs, () => this.closing);
     this.sessions.add(session);
     socket.once('close', () => this.sessions.delete(session));
-    socket.write(client.connectBytes);
+    const header = proxyHeaderFor(this.options.proxyProtocol ?? 'off', client);
+    socket.write(header ? Buffer.concat([header, client.connectBytes]) : client.connectBytes);
     return session;
   }
 
-  async ready(): Promise<boolean> {
+  ready(): Promise<boolean> {
+    return this.reachable(this.options.broker);
+  }
+
+  /** Can a connection to this backend be made now? (A probe: not counted in the metrics.) */
+  async reachable(broker: BrokerAddress): Promise<boolean> {
     try {
-      (await this.dial()).destroy();
+      (await this.dial(broker, false)).destroy();
       return true;
     } catch {
       return false;
@@ -64,8 +86,10 @@ export class TcpBridge implements Upstream {
   }
 
   /** Connects to the backend, or rejects within connectTimeoutMs. */
-  private dial(): Promise<net.Socket> {
-    const { broker, brokerCa, connectTimeoutMs } = this.options;
+  private dial(broker: BrokerAddress, counted = true): Promise<net.Socket> {
+    const { brokerCa, connectTimeoutMs } = this.options;
+    const metrics = counted ? this.options.metrics : undefined;
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const socket = broker.tls
         ? tls.connect({ host: broker.host, port: broker.port, servername: serverName(broker.host), ...(brokerCa && { ca: brokerCa }) })
@@ -73,15 +97,18 @@ export class TcpBridge implements Upstream {
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
+        metrics?.backendConnectFailed('timeout');
         reject(new GatewayError('ERR_BACKEND_TIMEOUT', `no connection to ${broker.host}:${broker.port} within ${connectTimeoutMs} ms`));
       }, connectTimeoutMs).unref();
       socket.once(broker.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
+        metrics?.backendConnected((performance.now() - started) / 1000);
         socket.removeAllListeners('error');
         resolve(socket);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
+        metrics?.backendConnectFailed('unreachable');
         reject(new GatewayError('ERR_BACKEND_UNREACHABLE', `backend ${broker.host}:${broker.port}: ${err.message}`, { cause: err }));
       });
     });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { IConnectPacket } from '../mqtt/codec.js';
 import type { CloseReasonName } from '../errors.js';
+import type { ConnectionAddresses } from '../net/client-address.js';
 
 /** What an upstream knows of the client: who it is, and how to talk back to it. */
 export interface ClientLink {
@@ -8,6 +9,8 @@ export interface ClientLink {
   readonly conn: string;
   /** The client's address as `ip:port`. */
   readonly remote: string;
+  /** The client's and the gateway's addresses, as believed (a trusted proxy may have named the client). */
+  readonly addresses?: ConnectionAddresses;
   /** Which listener accepted it. */
   readonly transport: Transport;
   /** The decoded CONNECT packet, and its bytes as received. */

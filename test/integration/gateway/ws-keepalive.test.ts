@@ -1,0 +1,67 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import mqttPacket from 'mqtt-packet';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { RecordingBackend } from '../../helpers/recording-backend.js';
+import { wsHandshake, tcpFrom, logLines } from '../../helpers/edge-clients.js';
+import { waitFor, within } from '../../helpers/wait.js';
+
+/**
+ * Keep-alive help for proxies with idle timeouts: the gateway pings WebSocket clients every
+ * WS_PING_INTERVAL_MS and closes one that has not answered by the next ping; a client whose MQTT
+ * keep alive is at or above PROXY_IDLE_TIMEOUT_S is warned about.
+ */
+
+const pingMs = 150;
+let backend: RecordingBackend;
+let gw: TestGateway;
+
+before(async () => {
+  backend = await RecordingBackend.start();
+  gw = await startGateway({ BROKER_URL: backend.url, WS_PING_INTERVAL_MS: String(pingMs), PROXY_IDLE_TIMEOUT_S: '60' });
+});
+after(async () => {
+  await gw.close();
+  await backend.close();
+});
+
+function connect(clientId: string, keepalive: number): Buffer {
+  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive }, { protocolVersion: 4 });
+}
+
+test('the gateway pings every WS_PING_INTERVAL_MS; a client that answers stays open', async () => {
+  const { ws } = await wsHandshake(gw.wsUrl);
+  assert.ok(ws);
+  let pings = 0;
+  ws.on('ping', () => pings++);
+  await waitFor(() => pings >= 3, 'three pings', 5000);
+  assert.equal(ws.readyState, ws.OPEN);
+  ws.close();
+});
+
+test('a client that does not answer pings is closed at the next interval', async () => {
+  const { ws } = await wsHandshake(gw.wsUrl, { autoPong: false });
+  assert.ok(ws);
+  ws.send(connect('silent-peer', 30));
+  const openedAt = Date.now();
+  let pinged = false;
+  ws.on('ping', () => (pinged = true));
+  await within(new Promise((resolve) => ws.once('close', resolve)), 5000, 'the silent client to be closed');
+  assert.ok(pinged);
+  assert.ok(Date.now() - openedAt >= 2 * pingMs - 50, 'closed only after a ping went unanswered for a whole interval');
+  await waitFor(() => logLines(gw.logs, 'closing client', { clientId: 'silent-peer', reason: 'no pong to a WebSocket ping' }).length === 1, 'the close log line');
+});
+
+test('a keep alive at or above PROXY_IDLE_TIMEOUT_S (or none) is warned about; a shorter one is not', async () => {
+  for (const [clientId, keepalive] of [['ka-long', 60], ['ka-none', 0], ['ka-short', 30]] as const) {
+    const peer = await tcpFrom(gw.ports.mqtt as number);
+    peer.socket.write(connect(clientId, keepalive));
+    await waitFor(() => logLines(gw.logs, 'client connected', { clientId }).length === 1, `${clientId} to connect`);
+    await peer.close();
+  }
+  const warned = gw.logs.filter((l) => /at or above the proxy idle timeout/.test(String(l.msg))).map((l) => l.clientId);
+  assert.deepEqual(warned, ['ka-long', 'ka-none']);
+  const line = gw.logs.find((l) => l.clientId === 'ka-long' && l.level === 40);
+  assert.equal(line?.keepalive, 60);
+  assert.equal(line?.proxyIdleTimeoutS, 60);
+});
