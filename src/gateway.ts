@@ -190,13 +190,24 @@ export class Gateway {
         return refuseUpgrade(socket, auth.refusal);
       }
       socket.off('error', onError);
-      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        ws.once('close', (code: number) => this.metrics.webSocketClosed(code));
-        const client = { ...webSocketClient(ws, transport, admitted.remote, peer), addresses: admitted.addresses };
-        const connection = this.accept(client, auth.identity, peer);
-        keepPinging(ws, this.config.wsPingIntervalMs, () => connection.closeFor('pongTimeout'));
-      });
+      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) =>
+        this.acceptWebSocket(ws, transport, admitted, auth.identity, peer),
+      );
     });
+  }
+
+  // A method of its own, so that the closures a live connection keeps do not hold the upgrade
+  // request (headers, parser state) for the connection's whole life.
+  private acceptWebSocket(
+    ws: WebSocket,
+    transport: 'ws' | 'wss',
+    { remote, addresses }: Pick<ClientStream, 'remote' | 'addresses'>,
+    identity: Identity | null,
+    peer: string | undefined,
+  ): void {
+    ws.once('close', (code: number) => this.metrics.webSocketClosed(code));
+    const connection = this.accept({ ...webSocketClient(ws, transport, remote, peer), addresses }, identity, peer);
+    keepPinging(ws, this.config.wsPingIntervalMs, () => connection.closeFor('pongTimeout'));
   }
 
   private acceptSocket(socket: net.Socket, transport: 'tcp' | 'tls'): void {
