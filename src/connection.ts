@@ -24,6 +24,14 @@ export interface ConnectionOptions {
   readonly admit?: Admit;
 }
 
+/** How a client hears that the upstream could not take it: "try again later" (1013) when the backend is
+ * away, "going away" (1001) during shutdown, 1011 for anything unexpected. */
+const UPSTREAM_FAILURES: Readonly<Record<string, CloseReasonName>> = {
+  ERR_BACKEND_TIMEOUT: 'backendUnreachable',
+  ERR_BACKEND_UNREACHABLE: 'backendUnreachable',
+  ERR_SHUTTING_DOWN: 'serverShutdown',
+};
+
 type State = 'awaitingConnect' | 'opening' | 'open' | 'closed';
 
 /**
@@ -193,9 +201,7 @@ export class Connection {
       (err: unknown) => {
         const code = err instanceof GatewayError ? err.code : 'ERR_UPSTREAM';
         this.log.warn({ err: (err as Error).message, code }, 'upstream refused the client');
-        this.abort(
-          code === 'ERR_BACKEND_TIMEOUT' ? 'backendUnreachable' : code === 'ERR_SHUTTING_DOWN' ? 'serverShutdown' : 'backendLost',
-        );
+        this.abort(UPSTREAM_FAILURES[code] ?? 'backendLost');
       },
     );
   }
