@@ -202,7 +202,9 @@ function startGateway(stack: Stack, ports: Record<string, string>): Spawned {
   };
   if (ports.BROKER_URL === undefined) delete env.BROKER_URL;
   // cwd is the temporary directory so that a developer's .env is not picked up.
-  return new Spawned('gateway', process.execPath, [GATEWAY_MAIN], { env, cwd: stack.dir });
+  // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return new Spawned('gateway', process.execPath, [...nodeArgs, GATEWAY_MAIN], { env, cwd: stack.dir });
 }
 
 function startNginx(stack: Stack, port: number, upstreamPort: number): Spawned {

@@ -45,6 +45,10 @@ export interface Config {
   readonly aclFile: string | null;
   readonly maxQueuedMessages: number;
   readonly maxInflightMessages: number;
+  /** Longest MQTT 5 keep alive, in seconds (Server Keep Alive); 0: no cap. */
+  readonly maxKeepAliveSeconds: number;
+  /** 0: no limit. */
+  readonly maxRetainedMessages: number;
 
   // Identity, limits and scale-out
   /** Every BROKER_URL entry, in order (`broker` is the first); empty: the embedded broker. */
@@ -185,6 +189,8 @@ export function loadConfig(env: Env): Config {
     aclFile: raw('ACL_FILE') ?? null,
     maxQueuedMessages: integer('MAX_QUEUED_MESSAGES', 1000, 0, 10_000_000),
     maxInflightMessages: integer('MAX_INFLIGHT_MESSAGES', 20, 1, 65535),
+    maxKeepAliveSeconds: integer('MAX_KEEPALIVE', 0, 0, 65535),
+    maxRetainedMessages: integer('MAX_RETAINED_MESSAGES', 100_000, 0, 100_000_000),
 
     // Identity, limits and scale-out
     brokers,

@@ -42,7 +42,6 @@ type State = 'awaitingConnect' | 'opening' | 'open' | 'closed';
 export class Connection {
   private state: State = 'awaitingConnect';
   private readonly framer: MqttFramer;
-  private readonly decoder = new PacketDecoder();
   private session: UpstreamSession | undefined;
   /** Packets that arrived while the upstream was being opened. */
   private waiting: Buffer[] = [];
@@ -67,7 +66,7 @@ export class Connection {
     private readonly client: ClientStream,
     private readonly options: ConnectionOptions,
   ) {
-    this.log = options.log.child({ conn: options.conn, remote: client.remote, transport: client.transport });
+    this.log = options.log.child(this.logBindings());
     this.meter = options.metrics && new ConnectionMeter(options.metrics, client.transport);
     this.framer = new MqttFramer(options.maxPreAuthPacketSize ?? options.maxPacketSize, (packet) => this.onPacket(packet));
     const { duplex } = client;
@@ -80,6 +79,10 @@ export class Connection {
     });
     client.onRefused((reason) => this.abort(reason));
     this.connectTimer = setTimeout(() => this.abort('connectTimeout'), options.connectTimeoutMs).unref();
+  }
+
+  private logBindings(): { conn: string; remote: string; transport: string } {
+    return { conn: this.options.conn, remote: this.client.remote, transport: this.client.transport };
   }
 
   get clientId(): string | undefined {
@@ -143,19 +146,22 @@ export class Connection {
 
   private onConnect(packet: Buffer): void {
     clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     if (packetType(packet) !== PacketType.connect) {
       this.abort('firstPacketNotConnect');
       return;
     }
     let connect: IConnectPacket;
     try {
-      connect = this.decoder.decode(packet) as IConnectPacket;
+      // A decoder of its own: it is needed once, and an idle connection should not keep one.
+      connect = new PacketDecoder().decode(packet) as IConnectPacket;
     } catch (err) {
       this.abort('protocolError', (err as Error).message);
       return;
     }
     this.connect = connect;
-    this.log = this.log.child({ clientId: connect.clientId });
+    // One child of the root logger, not a child of a child: every idle connection keeps it.
+    this.log = this.options.log.child({ ...this.logBindings(), clientId: connect.clientId });
     this.log.info(
       { username: connect.username, protocol: protocolName(connect.protocolVersion), keepalive: connect.keepalive },
       'client connected',

@@ -93,6 +93,8 @@ export class Gateway {
           log,
           maxPacketSize: config.maxPacketSize,
           maxQueuedMessages: config.maxQueuedMessages,
+          maxKeepAliveSeconds: config.maxKeepAliveSeconds,
+          maxRetainedMessages: config.maxRetainedMessages,
           maxInflightMessages: config.maxInflightMessages,
           authFile: config.authFile,
           aclFile: config.aclFile,

@@ -3,40 +3,34 @@ import { GatewayError } from '../errors.js';
 import type { ClientLink, UpstreamSession } from '../upstream/upstream.js';
 import { Acl } from './auth/acl.js';
 import { PasswordFile } from './auth/password-file.js';
-import type { Connection } from './connection.js';
+import { Connection } from './connection.js';
+import type { BrokerContext, ClientContext } from './context.js';
 import { handleConnect } from './handlers/connect.js';
 import type { Message } from './message.js';
+import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { RetainedStore } from './retained.js';
 import { Session } from './session.js';
 import { SessionStore } from './session-store.js';
-import type { Subscription } from './subscription.js';
+import type { Subscriber, Subscription } from './subscription.js';
 import { SubscriptionTrie, type SharedGroup } from './topic-trie.js';
 import { willMessage, WillDelays, type Will } from './will.js';
 
-export interface BrokerOptions {
-  log: Logger;
-  /** Largest packet accepted (enforced by the framer) and announced to MQTT 5 clients. */
-  maxPacketSize: number;
-  /** Messages kept per session beyond those in flight. */
-  maxQueuedMessages: number;
-  /** QoS 1/2 messages in flight to one client (and QoS 2 from it, for MQTT 5). */
-  maxInflightMessages: number;
-  /** Mosquitto-style password file; null for anonymous access. */
-  authFile: string | null;
-  /** Mosquitto-style ACL file; null to allow every topic. */
-  aclFile: string | null;
-}
+export type { BrokerOptions };
+
+/** Once the store has been full, the next full store is reported again when it fell below this share of the limit. */
+const RETAINED_WARN_REARM = 0.9;
 
 /**
  * The embedded broker: sessions by client id, subscriptions in a trie, retained messages, wills.
  * Connections come in through `open` (one per client, CONNECT already decoded by the gateway).
  */
-export class Broker {
+export class Broker implements BrokerContext {
+  readonly options: ResolvedBrokerOptions;
   readonly trie = new SubscriptionTrie();
-  readonly retained = new RetainedStore();
+  readonly retained: RetainedStore;
   readonly sessions = new SessionStore((session) => this.onSessionExpired(session));
   readonly wills = new WillDelays((will) => this.publishWill(will));
-  readonly connections = new Set<Connection>();
+  readonly connections = new Set<ClientContext>();
   readonly passwords: PasswordFile | null = null;
   readonly acl: Acl | null = null;
   readonly log: Logger;
@@ -46,10 +40,13 @@ export class Broker {
   private epoch = 0;
   private corkDepth = 0;
   private flushScheduled = false;
-  private pendingConnections: Connection[] = [];
+  private pendingConnections: ClientContext[] = [];
+  private retainedFullWarned = false;
 
-  constructor(readonly options: BrokerOptions) {
+  constructor(options: BrokerOptions) {
+    this.options = resolveBrokerOptions(options);
     this.log = options.log;
+    this.retained = new RetainedStore(this.options.maxRetainedMessages);
     try {
       if (options.authFile !== null) this.passwords = PasswordFile.load(options.authFile);
       if (options.aclFile !== null) this.acl = Acl.load(options.aclFile);
@@ -59,9 +56,12 @@ export class Broker {
     }
   }
 
+  /** A client whose CONNECT the gateway decoded: resolves with its connection, closed already if refused. */
   async open(link: ClientLink): Promise<UpstreamSession> {
     if (this.failure !== null) throw this.failure;
-    return handleConnect(this, link);
+    const conn = new Connection(this, link);
+    await handleConnect(conn, link.connect, link.connectBytes);
+    return conn;
   }
 
   /**
@@ -70,7 +70,7 @@ export class Broker {
    * plus one member of each matching shared group. Returns how many deliveries were made.
    */
   publish(msg: Message): number {
-    if (msg.retain) this.retained.set(msg);
+    if (msg.retain) this.retain(msg);
     const subs: Subscription[] = [];
     const groups: SharedGroup[] = [];
     this.trie.match(msg.topic, subs, groups);
@@ -78,7 +78,7 @@ export class Broker {
 
     msg.cache = [];
     const epoch = ++this.epoch;
-    const targets: Session[] = [];
+    const targets: Subscriber[] = [];
     for (const sub of subs) {
       const s = sub.session;
       if (sub.noLocal && s.clientId === msg.originId) continue;
@@ -111,10 +111,11 @@ export class Broker {
    * a stored one unless Clean Start [MQTT-3.1.2-4] [MQTT-3.1.2-5], or starts a new one. Returns
    * Session Present [MQTT-3.2.2-2] [MQTT-3.2.2-3].
    */
-  attach(conn: Connection, cleanStart: boolean, expiryInterval: number): boolean {
+  attach(conn: ClientContext, cleanStart: boolean, expiryInterval: number): boolean {
     let session = this.sessions.get(conn.clientId);
     if (session?.connection) {
-      const old = session.connection as Connection;
+      // A session's outlet is always the connection that attached to it.
+      const old = session.connection as ClientContext;
       const oldWill = old.will;
       old.takeOver();
       session.connection = null;
@@ -147,7 +148,7 @@ export class Broker {
   }
 
   /** A connection closed: end its session or keep it for its expiry interval; see to its will. */
-  detach(conn: Connection, publishWill: boolean): void {
+  detach(conn: ClientContext, publishWill: boolean): void {
     this.connections.delete(conn);
     const session = conn.session;
     if (conn.takenOver || session === null || session.connection !== conn) return;
@@ -166,6 +167,26 @@ export class Broker {
     const delay = Math.min(will.delay, session.expiryInterval);
     if (delay > 0) this.wills.schedule(session, will, delay);
     else this.publishWill(will);
+  }
+
+  /** Stores a retained message, unless the store is full and the topic has none yet. */
+  private retain(msg: Message): void {
+    if (this.retained.set(msg)) {
+      if (this.retainedFullWarned && this.retained.size < this.options.maxRetainedMessages * RETAINED_WARN_REARM) this.retainedFullWarned = false;
+      return;
+    }
+    this.retainedRefused(msg.topic);
+  }
+
+  /** The first refusal in a while is a warning, so that the operator learns of the full store; the rest are debug. */
+  retainedRefused(topic: string): void {
+    const limit = this.options.maxRetainedMessages;
+    if (this.retainedFullWarned) {
+      this.log.debug({ topic, limit }, 'retained message not stored: the store is full');
+      return;
+    }
+    this.retainedFullWarned = true;
+    this.log.warn({ topic, limit }, 'retained message limit reached: new retained topics are not stored');
   }
 
   publishWill(will: Will): void {
@@ -215,7 +236,7 @@ export class Broker {
     for (const conn of pending) conn.flush();
   };
 
-  markPending(conn: Connection): void {
+  markPending(conn: ClientContext): void {
     this.pendingConnections.push(conn);
   }
 

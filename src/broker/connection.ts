@@ -4,34 +4,25 @@ import { GatewayError, type CloseReasonName } from '../errors.js';
 import { PacketDecoder } from '../mqtt/codec.js';
 import type { ClientLink, UpstreamSession } from '../upstream/upstream.js';
 import type { AclSubject } from './auth/acl.js';
-import type { Broker } from './broker.js';
 import { AckType, encodeAck, encodeDisconnect, type AckTypeByte } from './codec/acks.js';
 import { encodePublish } from './codec/publish.js';
+import { ConnectionState, type BrokerContext, type ClientContext, type ConnectionStateValue } from './context.js';
 import { dispatch } from './dispatch.js';
 import { cachedPublish } from './encode-cache.js';
-import type { KeepAlive } from './keepalive.js';
+import { KeepAlive } from './keepalive.js';
 import { expiryLeft, type Message, type QoS } from './message.js';
 import { disconnectCode, ProtocolViolation } from './reason-codes.js';
-import type { Outlet, Session } from './session.js';
+import type { Session } from './session.js';
 import type { Will } from './will.js';
 
 /** Held packets are written once they add up to this much, corked or not: memory stays bounded. */
 const FLUSH_BYTES = 16 * 1024;
 
-/** Where a connection is in its life: CONNECT handled by `open`, then packets, then closed. */
-export const ConnectionState = {
-  connecting: 'connecting',
-  connected: 'connected',
-  closed: 'closed',
-} as const;
-
-export type ConnectionStateValue = (typeof ConnectionState)[keyof typeof ConnectionState];
-
 /**
  * One client on the embedded broker: the gateway's UpstreamSession for it (packets in) and the
  * session's Outlet (packets out), with backpressure both ways.
  */
-export class Connection implements UpstreamSession, Outlet {
+export class Connection implements UpstreamSession, ClientContext {
   readonly version: 3 | 4 | 5;
   readonly v5: boolean;
   state: ConnectionStateValue = ConnectionState.connecting;
@@ -47,10 +38,12 @@ export class Connection implements UpstreamSession, Outlet {
   maxPacketOut = Number.POSITIVE_INFINITY;
   /** QoS 2 messages from the client that may await PUBREL at once: the Receive Maximum we announce. */
   receiveMaximum: number;
+  /** Reason Strings may go on acknowledgements (MQTT 5 Request Problem Information) [MQTT-3.1.2-29]. */
+  problemInfo = true;
   /** Client-to-server topic aliases (MQTT 5) [MQTT-3.3.2-10]. */
   readonly aliases = new Map<number, string>();
   will: Will | null = null;
-  keepAlive: KeepAlive | null = null;
+  private keepAlive: KeepAlive | null = null;
   /** Another connection took this one's session over; its close must not touch the session. */
   takenOver = false;
   readonly decoder = new PacketDecoder();
@@ -60,7 +53,7 @@ export class Connection implements UpstreamSession, Outlet {
   private pendingBytes = 0;
 
   constructor(
-    readonly broker: Broker,
+    readonly broker: BrokerContext,
     readonly link: ClientLink,
   ) {
     const connect = link.connect;
@@ -146,7 +139,12 @@ export class Connection implements UpstreamSession, Outlet {
     this.send(mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 
-  sendAck(type: AckTypeByte, packetId: number, reasonCode: number): void {
+  sendAck(type: AckTypeByte, packetId: number, reasonCode: number, reasonString?: string): void {
+    if (reasonString !== undefined && this.v5 && this.problemInfo) {
+      const bytes = encodeAck(type, packetId, reasonCode, true, reasonString);
+      // Not at the price of a packet larger than the client accepts [MQTT-3.4.2-2].
+      if (bytes.length <= this.maxPacketOut) return this.send(bytes);
+    }
     this.send(encodeAck(type, packetId, reasonCode, this.v5));
   }
 
@@ -169,6 +167,22 @@ export class Connection implements UpstreamSession, Outlet {
     }
     this.send(bytes);
     return true;
+  }
+
+  // --- keep alive ---
+
+  startKeepAlive(seconds: number): void {
+    if (seconds === 0) return;
+    this.keepAlive = new KeepAlive(seconds, {
+      paused: () => this.blocked,
+      // The gateway resumes reading on the drain listeners; the next write() pauses it again, so
+      // at most one incoming chunk is read per call while the client's buffer is still full.
+      readAhead: () => this.resumeInput(),
+      expired: () => {
+        this.log.info({ keepalive: seconds, paused: this.blocked }, 'keep alive expired');
+        this.close('keepAliveTimeout', true);
+      },
+    });
   }
 
   // --- closing ---
@@ -218,6 +232,10 @@ export class Connection implements UpstreamSession, Outlet {
     this.broker.uncork();
     this.flush();
     if (this.blocked) return;
+    this.resumeInput();
+  }
+
+  private resumeInput(): void {
     for (const listener of this.drainListeners) listener();
   }
 }

@@ -1,7 +1,7 @@
 import { PacketType } from '../mqtt/framer.js';
 import { decodeAck } from './codec/acks-in.js';
 import { decodePublish } from './codec/publish.js';
-import type { Connection } from './connection.js';
+import type { ClientContext } from './context.js';
 import { handleDisconnect } from './handlers/disconnect.js';
 import { handlePing } from './handlers/ping.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/puback.js';
@@ -16,7 +16,7 @@ import { ProtocolViolation } from './reason-codes.js';
  * (they are the hot path); the rest mqtt-packet's.
  * Handlers throw ProtocolViolation; the Connection turns it into the close.
  */
-export function dispatch(conn: Connection, raw: Buffer): void {
+export function dispatch(conn: ClientContext, raw: Buffer): void {
   switch ((raw[0] as number) >> 4) {
     case PacketType.publish:
       return handlePublish(conn, decodePublish(raw, conn.v5));

@@ -32,6 +32,20 @@ export const PubackCode = {
   payloadFormatInvalid: 0x99,
 } as const;
 
+/**
+ * Why a PUBLISH is refused, as its PUBACK / PUBREC code and the Reason String that goes with it
+ * when the client accepts one [MQTT-3.1.2-29]. A 3.1.1 client cannot be told: it gets a plain
+ * acknowledgement.
+ */
+export const PublishRefusal = {
+  notAuthorized: { code: PubackCode.notAuthorized, text: 'not authorized to publish to this topic' },
+  /** The retained store is full (see BrokerOptions.maxRetainedMessages). */
+  retainedStoreFull: { code: PubackCode.quotaExceeded, text: 'retained message limit reached' },
+  payloadFormatInvalid: { code: PubackCode.payloadFormatInvalid, text: 'payload is not valid UTF-8 as its format indicator says' },
+} as const satisfies Record<string, { code: number; text: string }>;
+
+export type PublishRefusalName = keyof typeof PublishRefusal;
+
 /** PUBREL / PUBCOMP reason codes [MQTT-3.6.2.1]. */
 export const PubrelCode = {
   success: 0x00,

@@ -12,25 +12,39 @@ class RetainNode {
 
 /**
  * Retained messages, one per topic [MQTT-3.3.1-5], in a tree of topic levels so that a subscribe
- * walks only the branches its filter can match.
+ * walks only the branches its filter can match. At most `limit` of them (0: no limit).
  */
 export class RetainedStore {
   private readonly root = new RetainNode(null, '');
   private count = 0;
+
+  constructor(readonly limit = 0) {}
 
   get size(): number {
     return this.count;
   }
 
   /**
-   * Stores `msg` as the topic's retained message, replacing the one before; an empty payload
-   * removes it and is not stored [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+   * Storing a message for `topic` with `payload` would go past the limit: the store is full and
+   * the topic holds no message yet. Replacing one, or deleting one (an empty payload), never does.
    */
-  set(msg: Message): void {
+  refuses(topic: string, payload: Buffer): boolean {
+    if (this.limit === 0 || this.count < this.limit || payload.length === 0) return false;
+    const node = this.find(topic);
+    return node === undefined || node.message === null;
+  }
+
+  /**
+   * Stores `msg` as the topic's retained message, replacing the one before; an empty payload
+   * removes it and is not stored [MQTT-3.3.1-10] [MQTT-3.3.1-11]. Returns false, storing nothing,
+   * when the store is full and the topic holds no message yet.
+   */
+  set(msg: Message): boolean {
     if (msg.payload.length === 0) {
       this.delete(msg.topic);
-      return;
+      return true;
     }
+    if (this.refuses(msg.topic, msg.payload)) return false;
     own(msg);
     let node = this.root;
     for (const level of msg.topic.split('/')) {
@@ -43,15 +57,21 @@ export class RetainedStore {
     }
     if (node.message === null) this.count++;
     node.message = msg;
+    return true;
   }
 
-  private delete(topic: string): void {
+  private find(topic: string): RetainNode | undefined {
     let node: RetainNode | undefined = this.root;
     for (const level of topic.split('/')) {
       node = node.children.get(level);
-      if (node === undefined) return;
+      if (node === undefined) return undefined;
     }
-    if (node.message === null) return;
+    return node;
+  }
+
+  private delete(topic: string): void {
+    const node = this.find(topic);
+    if (node === undefined || node.message === null) return;
     node.message = null;
     this.count--;
     this.prune(node);

@@ -3,7 +3,7 @@ import { DeliveryState, type Delivery } from './delivery.js';
 import { Inflight } from './inflight.js';
 import { own, type Message, type QoS } from './message.js';
 import { DeliveryQueue, EnqueueResult } from './queue.js';
-import type { Subscription } from './subscription.js';
+import type { Subscriber, Subscription } from './subscription.js';
 
 /** Session Expiry Interval 0xFFFFFFFF: the session never expires (MQTT 5 section 3.1.2.11.2). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -23,7 +23,7 @@ export interface Outlet {
  * The state the server keeps for one client id [MQTT-4.1]: its subscriptions, messages waiting for
  * it, messages in flight both ways. It outlives connections when its expiry interval says so.
  */
-export class Session {
+export class Session implements Subscriber {
   readonly subscriptions = new Map<string, Subscription>();
   readonly inflight = new Inflight();
   /** Packet ids of QoS 2 messages received, PUBREC sent, PUBREL not yet received [MQTT-4.3.3]. */
@@ -40,6 +40,10 @@ export class Session {
   routeSubIds: number[] | null = null;
 
   private overflowLogged = false;
+
+  get online(): boolean {
+    return this.connection !== null;
+  }
 
   constructor(
     readonly clientId: string,

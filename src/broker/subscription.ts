@@ -1,5 +1,4 @@
-import type { QoS } from './message.js';
-import type { Session } from './session.js';
+import type { Message, QoS } from './message.js';
 
 /** Retain Handling subscription option [MQTT-3.8.3.1]. */
 export const RetainHandling = {
@@ -12,9 +11,25 @@ export const RetainHandling = {
 
 export type RetainHandlingValue = (typeof RetainHandling)[keyof typeof RetainHandling];
 
+/**
+ * The session a subscription belongs to, as routing sees it (the Session implements it). Declared
+ * here so that subscriptions need nothing of the session module, which depends on this one.
+ */
+export interface Subscriber {
+  readonly clientId: string;
+  /** Its client is connected: shared subscriptions prefer such members. */
+  readonly online: boolean;
+  deliver(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | null): void;
+  // Scratch state for merging overlapping subscriptions while one message is routed (see Broker.publish).
+  routeEpoch: number;
+  routeQos: QoS;
+  routeRetain: boolean;
+  routeSubIds: number[] | null;
+}
+
 /** One entry of a session's subscriptions; the trie points at it. */
 export interface Subscription {
-  readonly session: Session;
+  readonly session: Subscriber;
   /** The filter as the client wrote it, `$share/...` included: the key in the session. */
   readonly key: string;
   /** The filter matched against topic names. */

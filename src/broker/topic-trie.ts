@@ -1,5 +1,4 @@
-import type { Session } from './session.js';
-import type { Subscription } from './subscription.js';
+import type { Subscriber, Subscription } from './subscription.js';
 
 /** The subscribers of one shared subscription `$share/{group}/{filter}`: one of them gets each message. */
 export class SharedGroup {
@@ -11,7 +10,7 @@ export class SharedGroup {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const sub = this.members[(this.next + i) % n] as Subscription;
-      if (sub.session.connection !== null) {
+      if (sub.session.online) {
         this.next = (this.next + i + 1) % n;
         return sub;
       }
@@ -24,7 +23,7 @@ export class SharedGroup {
 
 class TrieNode {
   readonly children = new Map<string, TrieNode>();
-  readonly subs = new Map<Session, Subscription>();
+  readonly subs = new Map<Subscriber, Subscription>();
   shared: Map<string, SharedGroup> | null = null;
 
   constructor(

@@ -123,6 +123,8 @@ function serverName(host: string): string | undefined {
 class BridgeSession implements UpstreamSession {
   readonly closed: Promise<void>;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private corked = false;
+  private flushQueued = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -156,13 +158,27 @@ class BridgeSession implements UpstreamSession {
     this.socket.on('drain', listener);
   }
 
+  /**
+   * The packets of every frame read from one client TCP read go to the backend in one write: the
+   * socket stays corked until a microtask after the last uncork, when the whole read is handled.
+   */
   cork(): void {
+    if (this.corked) return;
+    this.corked = true;
     this.socket.cork();
   }
 
   uncork(): void {
-    this.socket.uncork();
+    if (!this.corked || this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flush);
   }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   end(): void {
     if (this.lingerTimer) return;

@@ -1,10 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import type { ClientLink } from '../../upstream/upstream.js';
-import type { Broker } from '../broker.js';
-import { Connection, ConnectionState } from '../connection.js';
-import { KeepAlive } from '../keepalive.js';
+import { ConnectionState, type BrokerContext, type ClientContext } from '../context.js';
 import { ConnectRefusal, type ConnectRefusalName } from '../reason-codes.js';
 import { SESSION_NEVER_EXPIRES, type Session } from '../session.js';
 import { isValidTopicName } from '../topics.js';
@@ -15,25 +12,30 @@ import { TOPIC_ALIAS_MAXIMUM } from './publish.js';
 const REPLACEMENT = Buffer.from('\ufffd');
 
 /**
+ * Response Information is `response/<client id>/` (MQTT 5 section 4.10): the start of the Response
+ * Topics the client may use, one level of its own under this prefix (an ACL can grant it with
+ * `pattern readwrite response/%c/#`). Nothing enforces it; it is a convention offered to clients.
+ */
+export const RESPONSE_TOPIC_PREFIX = 'response/';
+
+/**
  * CONNECT, as a list of steps (validate, authenticate, authorise, attach the session, answer):
  * nothing changes in the broker until the client is known to be acceptable.
- * Resolves with the connection, closed already when the client was refused.
+ * The connection is left closed when the client was refused.
  */
-export async function handleConnect(broker: Broker, link: ClientLink): Promise<Connection> {
-  const conn = new Connection(broker, link);
-  const connect = link.connect;
+export async function handleConnect(conn: ClientContext, connect: IConnectPacket, bytes: Buffer): Promise<void> {
+  const broker = conn.broker;
   const refusal =
-    validate(conn, connect, link.connectBytes) ??
+    validate(conn, connect, bytes) ??
     (await authenticate(broker, connect)) ??
     authorise(broker, conn, connect) ??
     (broker.closing ? 'serverUnavailable' : null);
   if (refusal !== null) refuse(conn, refusal);
   else accept(broker, conn, connect);
-  return conn;
 }
 
 /** Checks CONNECT beyond what the decoder did; may assign the client id. */
-function validate(conn: Connection, connect: IConnectPacket, bytes: Buffer): ConnectRefusalName | null {
+function validate(conn: ClientContext, connect: IConnectPacket, bytes: Buffer): ConnectRefusalName | null {
   const version = conn.version;
   // "MQIsdp" goes with level 3 only, "MQTT" with 4 and 5 [MQTT-3.1.2-2].
   if ((connect.protocolId === 'MQIsdp') !== (version === 3)) return 'unsupportedProtocolVersion';
@@ -69,7 +71,7 @@ function validate(conn: Connection, connect: IConnectPacket, bytes: Buffer): Con
 }
 
 /** Anonymous unless a password file is configured; then a known user with the right password. */
-async function authenticate(broker: Broker, connect: IConnectPacket): Promise<ConnectRefusalName | null> {
+async function authenticate(broker: BrokerContext, connect: IConnectPacket): Promise<ConnectRefusalName | null> {
   const passwords = broker.passwords;
   if (passwords === null) return null;
   if (connect.username === undefined) return 'notAuthorized';
@@ -77,14 +79,14 @@ async function authenticate(broker: Broker, connect: IConnectPacket): Promise<Co
 }
 
 /** The will must be publishable by this client, checked now rather than when it is too late to say. */
-function authorise(broker: Broker, conn: Connection, connect: IConnectPacket): ConnectRefusalName | null {
+function authorise(broker: BrokerContext, conn: ClientContext, connect: IConnectPacket): ConnectRefusalName | null {
   const will = connect.will;
   if (broker.acl === null || will === undefined) return null;
   return broker.acl.canPublish(conn.who, will.topic) ? null : 'notAuthorized';
 }
 
 /** CONNACK with the refusal's code where the protocol level has one [MQTT-3.2.2-6], then close. */
-function refuse(conn: Connection, name: ConnectRefusalName): void {
+function refuse(conn: ClientContext, name: ConnectRefusalName): void {
   const codes = ConnectRefusal[name];
   const code = conn.v5 ? codes.v5 : codes.v4;
   conn.log.info({ refusal: name, code }, 'CONNECT refused');
@@ -98,29 +100,22 @@ function refuse(conn: Connection, name: ConnectRefusalName): void {
   conn.close(auth ? 'notAuthorized' : code === null ? 'protocolError' : 'connectRefused', false);
 }
 
-function accept(broker: Broker, conn: Connection, connect: IConnectPacket): void {
+function accept(broker: BrokerContext, conn: ClientContext, connect: IConnectPacket): void {
   const clean = connect.clean !== false;
   const props = connect.properties;
   // Before MQTT 5, Clean Session 0 keeps the session for ever, 1 ends it with the connection.
   const expiry = conn.v5 ? (props?.sessionExpiryInterval ?? 0) : clean ? 0 : SESSION_NEVER_EXPIRES;
   if (props?.receiveMaximum !== undefined) conn.sendQuota = Math.min(conn.sendQuota, props.receiveMaximum);
   if (props?.maximumPacketSize !== undefined) conn.maxPacketOut = props.maximumPacketSize;
+  if (props?.requestProblemInformation === false) conn.problemInfo = false;
 
   const present = broker.attach(conn, clean, expiry);
   const session = conn.session as Session;
   conn.will = willFromConnect(connect, conn.clientId);
   conn.state = ConnectionState.connected;
-  const keepalive = connect.keepalive ?? 0;
-  if (keepalive > 0) {
-    conn.keepAlive = new KeepAlive(
-      keepalive,
-      () => conn.blocked,
-      () => {
-        conn.log.info({ keepalive }, 'keep alive expired');
-        conn.close('keepAliveTimeout', true);
-      },
-    );
-  }
+  const requested = connect.keepalive ?? 0;
+  const keepalive = conn.v5 ? keepAliveFor(requested, broker.options.maxKeepAliveSeconds) : requested;
+  conn.startKeepAlive(keepalive);
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
   if (conn.v5) {
@@ -131,10 +126,34 @@ function accept(broker: Broker, conn: Connection, connect: IConnectPacket): void
       topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     };
     if (conn.clientId !== connect.clientId) connack.properties.assignedClientIdentifier = conn.clientId;
+    // The client must use ours instead of its own [MQTT-3.2.2-21]; without it, its own holds [MQTT-3.2.2-22].
+    if (keepalive !== requested) connack.properties.serverKeepAlive = keepalive;
+    // Only when asked for [MQTT-3.1.2-28].
+    const responseInformation = props?.requestResponseInformation === true ? responseInformationFor(conn.clientId) : null;
+    if (responseInformation !== null) connack.properties.responseInformation = responseInformation;
   } else {
     connack.returnCode = 0;
   }
   conn.sendPacket(connack);
-  conn.log.debug({ sessionPresent: present, expiry, keepalive }, 'CONNECT accepted');
+  conn.log.debug({ sessionPresent: present, expiry, keepalive, requestedKeepalive: requested }, 'CONNECT accepted');
   session.resume();
+}
+
+/**
+ * The Keep Alive the broker holds an MQTT 5 client to: the one it asked for, unless a cap is set
+ * and it asked for none (0) or more than the cap. Before MQTT 5 a client cannot be told, and one
+ * that pings as it said it would must not be cut off: its own Keep Alive stands [MQTT-3.1.2-24],
+ * as with Mosquitto 2.0.11's max_keepalive ("this only applies to MQTT v5 clients").
+ */
+function keepAliveFor(requested: number, max: number): number {
+  return max > 0 && (requested === 0 || requested > max) ? max : requested;
+}
+
+/**
+ * `response/<client id>/`, or null when the client id would not make one topic level of its own
+ * (a `/` would split it; `+` and `#` have no place in a topic name [MQTT-3.3.2-2]).
+ */
+function responseInformationFor(clientId: string): string | null {
+  if (clientId === '' || /[/+#]/.test(clientId)) return null;
+  return `${RESPONSE_TOPIC_PREFIX}${clientId}/`;
 }

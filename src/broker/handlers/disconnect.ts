@@ -1,5 +1,5 @@
 import type { IDisconnectPacket } from 'mqtt-packet';
-import type { Connection } from '../connection.js';
+import type { ClientContext } from '../context.js';
 import { ClientDisconnectCode, ProtocolViolation } from '../reason-codes.js';
 import type { Session } from '../session.js';
 
@@ -8,7 +8,7 @@ import type { Session } from '../session.js';
  * MQTT 5 client asks for it with 0x04. MQTT 5 may change the Session Expiry Interval here, but not
  * from 0 to something else [MQTT-3.14.2-2].
  */
-export function handleDisconnect(conn: Connection, packet: IDisconnectPacket): void {
+export function handleDisconnect(conn: ClientContext, packet: IDisconnectPacket): void {
   const session = conn.session as Session;
   const expiry = packet.properties?.sessionExpiryInterval;
   if (conn.v5 && expiry !== undefined) {

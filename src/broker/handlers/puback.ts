@@ -1,18 +1,18 @@
 import { AckType } from '../codec/acks.js';
 import type { InboundAck } from '../codec/acks-in.js';
-import type { Connection } from '../connection.js';
+import type { ClientContext } from '../context.js';
 import { DeliveryState } from '../delivery.js';
 import { PubrelCode } from '../reason-codes.js';
 import type { Session } from '../session.js';
 
 /** Acknowledgements of messages the broker sent (PUBACK, PUBREC, PUBCOMP) and PUBREL for those it received. */
 
-function sessionOf(conn: Connection): Session {
+function sessionOf(conn: ClientContext): Session {
   return conn.session as Session;
 }
 
 /** PUBACK ends a QoS 1 delivery; its packet id is free again [MQTT-4.3.2]. */
-export function handlePuback(conn: Connection, ack: InboundAck): void {
+export function handlePuback(conn: ClientContext, ack: InboundAck): void {
   const session = sessionOf(conn);
   const d = session.inflight.get(ack.packetId);
   if (d === undefined || d.qos !== 1) return;
@@ -24,7 +24,7 @@ export function handlePuback(conn: Connection, ack: InboundAck): void {
  * PUBREC: answer PUBREL [MQTT-4.3.3-4], unless it is an MQTT 5 PUBREC with a failure reason code,
  * which ends the flow there. An unknown packet id gets PUBREL 0x92 in MQTT 5.
  */
-export function handlePubrec(conn: Connection, ack: InboundAck): void {
+export function handlePubrec(conn: ClientContext, ack: InboundAck): void {
   const session = sessionOf(conn);
   const id = ack.packetId;
   const d = session.inflight.get(id);
@@ -42,7 +42,7 @@ export function handlePubrec(conn: Connection, ack: InboundAck): void {
 }
 
 /** PUBCOMP ends a QoS 2 delivery [MQTT-4.3.3]. */
-export function handlePubcomp(conn: Connection, ack: InboundAck): void {
+export function handlePubcomp(conn: ClientContext, ack: InboundAck): void {
   const session = sessionOf(conn);
   const d = session.inflight.get(ack.packetId);
   if (d === undefined || d.state !== DeliveryState.awaitingComp) return;
@@ -55,7 +55,7 @@ export function handlePubcomp(conn: Connection, ack: InboundAck): void {
  * The message itself was routed when its PUBLISH arrived; a resent PUBLISH before this PUBREL only
  * gets PUBREC again, never a second delivery [MQTT-4.3.3-10].
  */
-export function handlePubrel(conn: Connection, ack: InboundAck): void {
+export function handlePubrel(conn: ClientContext, ack: InboundAck): void {
   const id = ack.packetId;
   const known = sessionOf(conn).incomingQos2.delete(id);
   conn.sendAck(AckType.pubcomp, id, known ? PubrelCode.success : PubrelCode.packetIdentifierNotFound);

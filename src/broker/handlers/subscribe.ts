@@ -1,5 +1,5 @@
 import type { ISubscribePacket } from 'mqtt-packet';
-import type { Connection } from '../connection.js';
+import type { ClientContext } from '../context.js';
 import type { QoS } from '../message.js';
 import { ProtocolViolation, SubackCode, subackRefusal } from '../reason-codes.js';
 import type { Session } from '../session.js';
@@ -14,7 +14,7 @@ const REPLACEMENT = Buffer.from('\ufffd');
  * answer SUBACK with one code per filter in order [MQTT-3.8.4-6], then send the retained messages
  * the subscription asks for [MQTT-3.3.1-9].
  */
-export function handleSubscribe(conn: Connection, packet: ISubscribePacket, raw: Buffer): void {
+export function handleSubscribe(conn: ClientContext, packet: ISubscribePacket, raw: Buffer): void {
   const session = conn.session as Session;
   const broker = conn.broker;
   if (packet.subscriptions.length === 0) throw new ProtocolViolation('protocolError', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');

@@ -1,5 +1,5 @@
 import type { IUnsubscribePacket } from 'mqtt-packet';
-import type { Connection } from '../connection.js';
+import type { ClientContext } from '../context.js';
 import { ProtocolViolation, UnsubackCode } from '../reason-codes.js';
 import type { Session } from '../session.js';
 import { parseFilter } from '../topics.js';
@@ -8,7 +8,7 @@ import { parseFilter } from '../topics.js';
  * UNSUBSCRIBE: filters are compared character by character with the subscribed ones [MQTT-3.10.4-1];
  * UNSUBACK is sent even when none matched [MQTT-3.10.4-5], with one reason code each in MQTT 5.
  */
-export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket): void {
+export function handleUnsubscribe(conn: ClientContext, packet: IUnsubscribePacket): void {
   const session = conn.session as Session;
   if (packet.unsubscriptions.length === 0) {
     throw new ProtocolViolation('protocolError', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');

@@ -1,5 +1,11 @@
 import { once, type EventEmitter } from 'node:events';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { Writable } from 'node:stream';
+import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import { Broker, type BrokerOptions } from '../../../src/broker/broker.js';
+import type { ClientContext } from '../../../src/broker/context.js';
+import type { Config } from '../../../src/config.js';
+import { createLogger } from '../../../src/log.js';
+import type { Upstream } from '../../../src/upstream/upstream.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 
 /**
@@ -13,6 +19,54 @@ export const vname = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1
 
 export async function startBroker(env: Record<string, string> = {}): Promise<TestGateway> {
   return startGateway({ LOG_LEVEL: 'warn', ...env });
+}
+
+/** Broker options the gateway's configuration does not carry (yet): see startBrokerWith. */
+export type ExtraBrokerOptions = Pick<BrokerOptions, 'maxKeepAliveSeconds' | 'maxRetainedMessages'>;
+
+export interface BrokerGateway extends TestGateway {
+  /** The embedded broker serving this gateway's clients. */
+  readonly broker: Broker;
+  /** The broker's log lines (debug and up), parsed. */
+  readonly brokerLogs: Record<string, unknown>[];
+}
+
+/**
+ * A gateway whose embedded broker has `extra` options besides those made from the configuration.
+ * Until config.ts maps them from environment variables, the broker the gateway made is swapped
+ * for one built the same way (as gateway.ts builds it) with the extra options; the gateway reads
+ * its upstream at each new client, so clients are served by the new one.
+ */
+export async function startBrokerWith(extra: ExtraBrokerOptions, env: Record<string, string> = {}): Promise<BrokerGateway> {
+  const gw = await startBroker(env);
+  const internals = gw.gateway as unknown as { config: Config; upstream: Upstream };
+  const { config } = internals;
+  const brokerLogs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line) brokerLogs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const broker = new Broker({
+    log: createLogger('debug', sink),
+    maxPacketSize: config.maxPacketSize,
+    maxQueuedMessages: config.maxQueuedMessages,
+    maxInflightMessages: config.maxInflightMessages,
+    authFile: config.authFile,
+    aclFile: config.aclFile,
+    ...extra,
+  });
+  const replaced = internals.upstream;
+  internals.upstream = { open: async (client) => broker.open(client), ready: async () => broker.ready(), close: async () => broker.close() };
+  await replaced.close();
+  return { ...gw, broker, brokerLogs };
+}
+
+/** The broker-side connection of a client, by client id, once it is connected. */
+export function connectionOf(broker: Broker, clientId: string): ClientContext | undefined {
+  for (const conn of broker.connections) if (conn.clientId === clientId) return conn;
+  return undefined;
 }
 
 /** Waits for one event of an MQTT.js client (or any emitter), failing after `ms`. */
@@ -44,6 +98,19 @@ export async function connectWithInbox(url: string, options: IClientOptions = {}
     }),
   ]);
   return [client, inbox];
+}
+
+/** Connects an MQTT.js client; resolves with it and the CONNACK it got. */
+export async function connectWithConnack(url: string, options: IClientOptions = {}): Promise<[MqttClient, IConnackPacket]> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, rejectUnauthorized: false, ...options });
+  opened.add(client);
+  const [connack] = await Promise.race([
+    next<[IConnackPacket]>(client, 'connect'),
+    next<[Error]>(client, 'error').then(([err]) => {
+      throw err;
+    }),
+  ]);
+  return [client, connack];
 }
 
 /** Connects, expecting a refusal; resolves with the error MQTT.js reports. */

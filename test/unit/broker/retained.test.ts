@@ -39,3 +39,25 @@ test('[MQTT-3.3.2-5] expired retained messages are not delivered', () => {
   assert.deepEqual(store.match('a', Date.now() + 1), []);
   assert.equal(store.size, 0);
 });
+
+test('a store at its limit refuses a new topic; replacing and deleting still work, and a deletion makes room', () => {
+  const store = new RetainedStore(2);
+  assert.equal(store.set(msg('a')), true);
+  assert.equal(store.set(msg('b')), true);
+  assert.equal(store.refuses('c', Buffer.from('x')), true);
+  assert.equal(store.set(msg('c')), false);
+  assert.equal(store.refuses('a', Buffer.from('x')), false);
+  assert.equal(store.set(msg('a', 'replaced')), true);
+  assert.equal(store.refuses('c', Buffer.alloc(0)), false);
+  assert.equal(store.set(msg('b', '')), true);
+  assert.equal(store.set(msg('c')), true);
+  assert.equal(store.size, 2);
+  assert.deepEqual(topics(store, '#'), ['a', 'c']);
+  assert.equal(store.match('a')[0]?.payload.toString(), 'replaced');
+});
+
+test('limit 0 stores without limit', () => {
+  const store = new RetainedStore(0);
+  for (let i = 0; i < 1000; i++) assert.equal(store.set(msg(`t/${i}`)), true);
+  assert.equal(store.size, 1000);
+});

@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Session } from '../../../src/broker/session.js';
-import type { Subscription } from '../../../src/broker/subscription.js';
+import type { Subscriber, Subscription } from '../../../src/broker/subscription.js';
 import { SubscriptionTrie, type SharedGroup } from '../../../src/broker/topic-trie.js';
 import { parseFilter } from '../../../src/broker/topics.js';
 
 function sub(client: string, key: string, online = true): Subscription {
   const parsed = parseFilter(key);
   assert.ok(parsed);
-  const session = { clientId: client, connection: online ? {} : null } as unknown as Session;
+  const session = { clientId: client, online } as unknown as Subscriber;
   return { session, key, filter: parsed.filter, group: parsed.group, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0, id: 0 };
 }
 
