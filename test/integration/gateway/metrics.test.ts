@@ -141,7 +141,7 @@ test('a CONNACK refusal, a CONNECT timeout and an unreachable backend are counte
   orphan.end(true);
   samples = await scrapeWhenIdle(gw, metricsUrl);
   assert.equal(metricValue(samples, 'mqtt_gateway_backend_connect_failures_total', { reason: 'unreachable' }), 1);
-  assert.equal(metricValue(samples, 'mqtt_gateway_connects_total', { outcome: 'refused', reason: 'backend_lost' }), 1);
+  assert.equal(metricValue(samples, 'mqtt_gateway_connects_total', { outcome: 'refused', reason: 'backend_unreachable' }), 1);
 });
 
 test('METRICS_PORT serves /metrics there only', async (t) => {
