@@ -17,7 +17,7 @@ import { perMessageDeflate } from './net/compression.js';
 import { loadWebPage } from './net/web-page.js';
 import { TlsReloader } from './tls/reload.js';
 import type { Upstream } from './upstream/upstream.js';
-import { createEmbeddedBroker } from './upstream/embedded.js';
+import { embeddedBroker } from './broker/embedded.js';
 import { backendNames, backendUpstream } from './upstream/backend.js';
 import { Edge } from './net/edge.js';
 import { keepPinging } from './net/ws-heartbeat.js';
@@ -87,18 +87,7 @@ export class Gateway {
 
   static async start(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
     const metrics = options.metrics ?? createMetrics();
-    const upstream: Upstream = config.broker
-      ? backendUpstream(config, log, metrics)
-      : createEmbeddedBroker({
-          log,
-          maxPacketSize: config.maxPacketSize,
-          maxQueuedMessages: config.maxQueuedMessages,
-          maxKeepAliveSeconds: config.maxKeepAliveSeconds,
-          maxRetainedMessages: config.maxRetainedMessages,
-          maxInflightMessages: config.maxInflightMessages,
-          authFile: config.authFile,
-          aclFile: config.aclFile,
-        });
+    const upstream: Upstream = config.broker ? backendUpstream(config, log, metrics) : embeddedBroker(config, log);
     const gateway = new Gateway(config, log, upstream, metrics);
     try {
       await gateway.listen();

@@ -92,7 +92,7 @@ describe('the container image', { ...needs, timeout: 600_000 }, () => {
       if (needs.skip) return;
       podman = new Podman(fs.mkdtempSync(path.join(os.tmpdir(), 'container-test-')));
       process.once('SIGTERM', onTerminate);
-      // Mosquitto is the backend while src/upstream/embedded.ts is still a placeholder that refuses every client.
+      // Mosquitto as the backend: the image is tested as a proxy; the embedded broker is tested elsewhere.
       broker = await startMosquitto();
       await timed('base image from the local Node.js', () => importBaseImage(podman, podman.dir, BASE_IMAGE));
       // --network host: RUN npm ci reaches the registry as this machine does. --format docker: the OCI format
