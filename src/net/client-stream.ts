@@ -23,6 +23,21 @@ export interface ClientStream {
   onRefused(listener: (reason: CloseReasonName) => void): void;
 }
 
+/** A peer that stops reading must not hold a closing connection open: flushing gets this long. */
+const FLUSH_DEADLINE_MS = 10_000;
+
+/** A graceful end, once; if the flush has not finished by the deadline, `kill` ends it. */
+function endWithDeadline(duplex: Duplex, end: (reason: CloseReasonName) => void, kill: () => void): (reason: CloseReasonName) => void {
+  let ending = false;
+  return (reason) => {
+    if (ending) return;
+    ending = true;
+    end(reason);
+    const timer = setTimeout(kill, FLUSH_DEADLINE_MS).unref();
+    duplex.once('close', () => clearTimeout(timer));
+  };
+}
+
 export function webSocketClient(
   ws: WebSocket,
   transport: 'ws' | 'wss',
@@ -35,7 +50,11 @@ export function webSocketClient(
     transport,
     remote,
     peerCertificateSubject,
-    end: (reason) => duplex.endWith(CloseReason[reason].ws, CloseReason[reason].text),
+    end: endWithDeadline(
+      duplex,
+      (reason) => duplex.endWith(CloseReason[reason].ws, CloseReason[reason].text),
+      () => ws.terminate(),
+    ),
     abort: (reason) => duplex.closeNow(CloseReason[reason].ws, CloseReason[reason].text),
     onRefused: (listener) => duplex.on('text-frame', () => listener('textFrame')),
   };
@@ -47,7 +66,11 @@ export function socketClient(socket: Socket | TLSSocket, transport: 'tcp' | 'tls
     transport,
     remote: remoteAddress(socket),
     peerCertificateSubject,
-    end: () => socket.end(),
+    end: endWithDeadline(
+      socket,
+      () => socket.end(),
+      () => socket.destroy(),
+    ),
     abort: () => socket.destroy(),
     onRefused: () => {},
   };
