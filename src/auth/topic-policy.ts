@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { PacketDecoder } from '../mqtt/codec.js';
 import { PacketType, packetType } from '../mqtt/framer.js';
 import { FORWARD, type PacketInspector, type Verdict } from './admission.js';
-import { filterCovers, topicMatches, unshared } from './topic-filters.js';
+import { filterCovers, topicMatches, unshared } from '../mqtt/topics.js';
 
 /** Topic filters a client may publish to and subscribe to; null: no restriction on that side. */
 export interface TopicRestrictions {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GatewayError } from '../../errors.js';
+import { filterCovers, filtersOverlap, isValidTopicFilter, isValidTopicName, topicMatches } from '../../mqtt/topics.js';
 
 const ACCESS = ['read', 'write', 'readwrite', 'deny'] as const;
 type Access = (typeof ACCESS)[number];
@@ -17,64 +18,6 @@ export interface AclSubject {
 
 const canRead = (rule: Rule) => rule.access === 'read' || rule.access === 'readwrite';
 const canWrite = (rule: Rule) => rule.access === 'write' || rule.access === 'readwrite';
-const isWildcard = (level: string | undefined) => level === '+' || level === '#';
-
-/** Topic names never hold wildcards [MQTT-4.7.3-1]; NUL is never allowed [MQTT-4.7.3-2]. */
-function isTopicName(topic: string): boolean {
-  return topic !== '' && !/[+#]/.test(topic) && !topic.includes('\u0000');
-}
-
-/** `#` only as the last whole level [MQTT-4.7.1-2], `+` only as a whole level [MQTT-4.7.1-3]. */
-function isTopicFilter(filter: string): boolean {
-  if (filter === '' || filter.includes('\u0000')) return false;
-  const levels = filter.split('/');
-  return levels.every((l, i) => (l === '#' ? i === levels.length - 1 : l === '+' || !/[+#]/.test(l)));
-}
-
-/**
- * Filters starting with a wildcard never match topics starting with `$` [MQTT-4.7.2-1]; the same
- * holds for a filter whose first level is a `$` name.
- */
-function dollarBlocked(wild: readonly string[], named: readonly string[]): boolean {
-  return isWildcard(wild[0]) && named[0]?.startsWith('$') === true;
-}
-
-/** Does `filter` match topic name `topic`? */
-function matches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (dollarBlocked(f, t)) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
-
-/** Is every topic that `filter` matches also matched by `rule`? (`a/#` covers `a/b/+`; `a/+` not `a/#`.) */
-function covers(rule: string, filter: string): boolean {
-  const r = rule.split('/');
-  const f = filter.split('/');
-  if (dollarBlocked(r, f)) return false;
-  for (let i = 0; i < r.length; i++) {
-    if (r[i] === '#') return true;
-    if (i >= f.length || f[i] === '#' || (r[i] !== '+' && r[i] !== f[i])) return false;
-  }
-  return r.length === f.length;
-}
-
-/** Is there a topic that both filters match? */
-function overlaps(a: string, b: string): boolean {
-  const x = a.split('/');
-  const y = b.split('/');
-  if (dollarBlocked(x, y) || dollarBlocked(y, x)) return false;
-  for (let i = 0; ; i++) {
-    if (x[i] === '#' || y[i] === '#') return true;
-    if (i >= x.length || i >= y.length) return x.length === y.length;
-    if (x[i] !== '+' && y[i] !== '+' && x[i] !== y[i]) return false;
-  }
-}
-
 /**
  * A pattern with `%u`/`%c` filled in, or undefined when it does not apply: no username for `%u`
  * (as in Mosquitto), or a value holding a wildcard that would widen the pattern.
@@ -130,7 +73,7 @@ export class Acl {
         const explicit = (ACCESS as readonly string[]).includes(word);
         const [access, filter] = explicit ? [word as Access, after] : ['readwrite' as const, rest];
         if (filter === '') throw fail(`"${keyword}" needs a topic filter`);
-        if (!isTopicFilter(filter)) throw fail(`invalid topic filter "${filter}"`);
+        if (!isValidTopicFilter(filter)) throw fail(`invalid topic filter "${filter}"`);
         (keyword === 'topic' ? section : patterns).push({ access, filter });
       } else {
         throw fail(`unknown keyword "${keyword}"`);
@@ -141,10 +84,10 @@ export class Acl {
 
   /** Publishing to `topic` needs a write rule that matches it, and no deny rule that does. */
   canPublish(who: AclSubject, topic: string): boolean {
-    if (!isTopicName(topic)) return false;
+    if (!isValidTopicName(topic)) return false;
     const rules = this.rulesFor(who);
-    const denied = rules.some((r) => r.access === 'deny' && matches(r.filter, topic));
-    return !denied && rules.some((r) => canWrite(r) && matches(r.filter, topic));
+    const denied = rules.some((r) => r.access === 'deny' && topicMatches(r.filter, topic));
+    return !denied && rules.some((r) => canWrite(r) && topicMatches(r.filter, topic));
   }
 
   /**
@@ -152,10 +95,10 @@ export class Acl {
    * per message, a filter that could receive any denied topic is refused as a whole.
    */
   canSubscribe(who: AclSubject, filter: string): boolean {
-    if (!isTopicFilter(filter)) return false;
+    if (!isValidTopicFilter(filter)) return false;
     const rules = this.rulesFor(who);
-    const denied = rules.some((r) => r.access === 'deny' && overlaps(r.filter, filter));
-    return !denied && rules.some((r) => canRead(r) && covers(r.filter, filter));
+    const denied = rules.some((r) => r.access === 'deny' && filtersOverlap(r.filter, filter));
+    return !denied && rules.some((r) => canRead(r) && filterCovers(r.filter, filter));
   }
 
   private rulesFor(who: AclSubject): Rule[] {

@@ -4,7 +4,7 @@ import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { ConnectionState, type BrokerContext, type ClientContext } from '../context.js';
 import { ConnectRefusal, type ConnectRefusalName } from '../reason-codes.js';
 import { SESSION_NEVER_EXPIRES, type Session } from '../session.js';
-import { isValidTopicName } from '../topics.js';
+import { isValidTopicName } from '../../mqtt/topics.js';
 import { willFromConnect } from '../will.js';
 import { TOPIC_ALIAS_MAXIMUM } from './publish.js';
 

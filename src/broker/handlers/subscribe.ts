@@ -4,7 +4,7 @@ import type { QoS } from '../message.js';
 import { ProtocolViolation, SubackCode, subackRefusal } from '../reason-codes.js';
 import type { Session } from '../session.js';
 import { RetainHandling, type RetainHandlingValue, type Subscription } from '../subscription.js';
-import { parseFilter } from '../topics.js';
+import { parseFilter } from '../../mqtt/topics.js';
 
 /** U+FFFD as UTF-8: mqtt-packet decodes invalid UTF-8 to it, so its absence in the bytes betrays that. */
 const REPLACEMENT = Buffer.from('\ufffd');

@@ -2,7 +2,7 @@ import type { IUnsubscribePacket } from 'mqtt-packet';
 import type { ClientContext } from '../context.js';
 import { ProtocolViolation, UnsubackCode } from '../reason-codes.js';
 import type { Session } from '../session.js';
-import { parseFilter } from '../topics.js';
+import { parseFilter } from '../../mqtt/topics.js';
 
 /**
  * UNSUBSCRIBE: filters are compared character by character with the subscribed ones [MQTT-3.10.4-1];

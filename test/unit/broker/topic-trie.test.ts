@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Subscriber, Subscription } from '../../../src/broker/subscription.js';
 import { SubscriptionTrie, type SharedGroup } from '../../../src/broker/topic-trie.js';
-import { parseFilter } from '../../../src/broker/topics.js';
+import { parseFilter } from '../../../src/mqtt/topics.js';
 
 function sub(client: string, key: string, online = true): Subscription {
   const parsed = parseFilter(key);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isValidTopicFilter, isValidTopicName, parseFilter } from '../../../src/broker/topics.js';
+import { isValidTopicFilter, isValidTopicName, parseFilter } from '../../../src/mqtt/topics.js';
 
 test('[MQTT-3.3.2-2] topic names hold no wildcards; [MQTT-4.7.3-1] nor are they empty', () => {
   for (const ok of ['a', 'a/b', '/', '/a/', '$SYS/x', 'a b']) assert.equal(isValidTopicName(ok), true, ok);

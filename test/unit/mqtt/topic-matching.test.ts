@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterCovers, topicMatches, unshared } from '../../../src/auth/topic-filters.js';
+import { filterCovers, topicMatches, unshared } from '../../../src/mqtt/topics.js';
 
 test('topicMatches: +, #, exact, and $ topics kept from first-level wildcards [MQTT-4.7.2-1]', () => {
   assert.equal(topicMatches('a/+/c', 'a/b/c'), true);
