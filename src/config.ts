@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { ConfigError } from './errors.js';
 import { checkCidrs } from './net/trusted-proxies.js';
 
@@ -228,6 +229,16 @@ export function loadConfig(env: Env): Config {
     webPage: bool('WEB_PAGE', raw('HTTP_UPSTREAM') === undefined),
   };
 
+  // Files named by a variable are checked here, so a wrong path stops the start with the variable's name.
+  const files = { BROKER_CA: config.brokerCa, AUTH_FILE: config.authFile, ACL_FILE: config.aclFile, JWT_PUBLIC_KEY: config.jwtPublicKey, JWT_JWKS_FILE: config.jwtJwksFile };
+  for (const [name, file] of Object.entries(files)) {
+    if (file === null) continue;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (err) {
+      bad(name, `a readable file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
   if (config.tlsCert === null !== (config.tlsKey === null)) {
     problems.push('TLS_CERT and TLS_KEY: expected both or neither');
   }

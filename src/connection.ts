@@ -200,8 +200,10 @@ export class Connection {
       const gate = new PacketGate(admission.inspector, reply, (reason, detail) => this.abort(reason, detail));
       this.gate = gate;
       this.waiting = this.waiting.filter((waiting) => gate.pass(waiting));
+      // A waiting packet the gate refused may have closed the client: then nothing is opened.
+      if (this.discarding) return;
     }
-    if (admission.expiresAt !== undefined) this.cancelExpiry = callAt(admission.expiresAt, () => this.closeFor('tokenExpired'));
+    if (admission.expiresAt !== undefined && !this.clientEnded) this.cancelExpiry = callAt(admission.expiresAt, () => this.closeFor('tokenExpired'));
     this.options.upstream.open(this.link(admission.connect, admission.connectBytes)).then(
       (session) => this.onUpstreamOpen(session),
       (err: unknown) => {

@@ -184,6 +184,10 @@ export class Gateway {
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) =>
         this.acceptWebSocket(ws, transport, admitted, auth.identity, peer),
       );
+    }, (err: unknown) => {
+      // A bug in a check must cost this one handshake, never the process.
+      this.log.error({ remote: admitted.remote, err }, 'upgrade check failed');
+      refuseUpgrade(socket, { status: 500, reason: 'internal error' });
     });
   }
 

@@ -162,10 +162,19 @@ export function handshakeToken(req: IncomingMessage, cookieName: string): string
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
       const value = part.slice(eq + 1).trim();
-      if (value !== '') return decodeURIComponent(value);
+      if (value !== '') return decodeCookie(value);
     }
   }
   return undefined;
+}
+
+/** A cookie value that is not valid percent-encoding is no token (and must not throw). */
+function decodeCookie(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A claim naming topic filters: an array of strings, or one string; null when absent. */

@@ -50,11 +50,12 @@ export class TopicPolicy implements PacketInspector {
     const publish = this.decoder.decode(packet) as IPublishPacket;
     let topic = publish.topic;
     const alias = publish.properties?.topicAlias;
-    if (alias !== undefined) {
-      if (topic !== '') this.aliases.set(alias, topic);
-      else topic = this.aliases.get(alias) ?? '';
+    if (alias !== undefined && topic === '') topic = this.aliases.get(alias) ?? '';
+    if (allowed.some((filter) => topicMatches(filter, topic))) {
+      // Only aliases the broker also sees are kept: it bounds them by its Topic Alias Maximum.
+      if (alias !== undefined && publish.topic !== '') this.aliases.set(alias, topic);
+      return FORWARD;
     }
-    if (allowed.some((filter) => topicMatches(filter, topic))) return FORWARD;
     this.log.info({ topic, qos: publish.qos, reason: 'topic not allowed by the token' }, 'publish refused');
     if (!this.v5) return { action: 'close', reason: 'notAuthorized', detail: `publish to ${topic} not allowed` };
     if (publish.qos === 0) return { action: 'answer', reply: null };

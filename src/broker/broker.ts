@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.js';
 import type { ClientLink, UpstreamSession } from '../upstream/upstream.js';
 import { Acl } from './auth/acl.js';
 import { PasswordFile } from './auth/password-file.js';
@@ -35,7 +34,6 @@ export class Broker implements BrokerContext {
   readonly acl: Acl | null = null;
   readonly log: Logger;
   /** Why the broker cannot serve (its auth files did not load), or null. */
-  readonly failure: GatewayError | null = null;
   closing = false;
   private epoch = 0;
   private corkDepth = 0;
@@ -47,18 +45,13 @@ export class Broker implements BrokerContext {
     this.options = resolveBrokerOptions(options);
     this.log = options.log;
     this.retained = new RetainedStore(this.options.maxRetainedMessages);
-    try {
-      if (options.authFile !== null) this.passwords = PasswordFile.load(options.authFile);
-      if (options.aclFile !== null) this.acl = Acl.load(options.aclFile);
-    } catch (err) {
-      this.failure = err instanceof GatewayError ? err : new GatewayError('ERR_BROKER', 'cannot start the broker', { cause: err });
-      this.log.error({ err: this.failure }, 'embedded broker cannot serve');
-    }
+    // A file that cannot be read or parsed stops the start (GatewayError naming the file and line).
+    if (options.authFile !== null) this.passwords = PasswordFile.load(options.authFile);
+    if (options.aclFile !== null) this.acl = Acl.load(options.aclFile);
   }
 
   /** A client whose CONNECT the gateway decoded: resolves with its connection, closed already if refused. */
   async open(link: ClientLink): Promise<UpstreamSession> {
-    if (this.failure !== null) throw this.failure;
     const conn = new Connection(this, link);
     await handleConnect(conn, link.connect, link.connectBytes);
     return conn;
@@ -241,7 +234,7 @@ export class Broker implements BrokerContext {
   }
 
   ready(): boolean {
-    return this.failure === null && !this.closing;
+    return !this.closing;
   }
 
   /** Server shutdown: MQTT 5 clients are told (DISCONNECT 0x8B), every timer stops. */

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { spawnGateway } from '../helpers/gateway-process.js';
+import { startGateway } from '../helpers/gateway.js';
 import { waitEvent, within } from '../helpers/wait.js';
 
 // `npm start` with no broker configured: the embedded broker serves every listener on its own.
@@ -52,4 +53,15 @@ test('with no BROKER_URL the gateway alone serves MQTT over ws, wss, TCP and TLS
     assert.deepEqual([...seen].sort(), ['from tcp', 'from tls', 'from ws', 'from wss']);
   }
   await Promise.all(clients.map(({ client }) => client.endAsync()));
+});
+
+test('a malformed AUTH_FILE stops the start with a message naming the variable and the line', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'standalone-auth-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'passwd');
+  fs.writeFileSync(file, 'alice:not-a-hash\n');
+  await assert.rejects(startGateway({ AUTH_FILE: file, HTTPS_PORT: '', MQTTS_PORT: '' }), (err: Error) => {
+    assert.match(err.message, new RegExp(`^AUTH_FILE: ${file}:1: `));
+    return true;
+  });
 });

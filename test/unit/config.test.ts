@@ -59,6 +59,16 @@ test('every bad variable is named in one error, with what it expects', () => {
   );
 });
 
+test('files named by variables must be readable: the message names the variable', () => {
+  assert.throws(
+    () => loadConfig({ BROKER_CA: '/nonexistent/ca.pem', AUTH_FILE: '/nonexistent/passwd', ACL_FILE: '/nonexistent/acl' }),
+    (err: ConfigError) =>
+      /BROKER_CA="\/nonexistent\/ca.pem": expected a readable file \(ENOENT\)/.test(err.message) &&
+      /AUTH_FILE=/.test(err.message) &&
+      /ACL_FILE=/.test(err.message),
+  );
+});
+
 test('the program stops with the message when a variable is wrong', async () => {
   const { spawnSync } = await import('node:child_process');
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {

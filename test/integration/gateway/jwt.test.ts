@@ -9,6 +9,7 @@ import { PacketLog, type ProtocolVersion } from '../../helpers/raw-mqtt.js';
 import { tcpFrom, wsHandshake, logLines } from '../../helpers/edge-clients.js';
 import { makeTokenKeys, token, type TokenKeys } from '../../helpers/tokens.js';
 import { within } from '../../helpers/wait.js';
+import { upgradeStatus } from '../../helpers/raw-ws.js';
 
 /**
  * AUTH_MODE=jwt: the token travels in the access_token query parameter, a cookie, the
@@ -165,4 +166,12 @@ test('expiry: an MQTT 3.1.1 client whose token (the CONNECT password) expires is
   await within(session.closed, 5000, 'the close at expiry');
   assert.ok(Date.now() - started >= 900, 'not closed before the token expired');
   assert.equal(session.log.packets.length, 1, 'only the CONNACK: 3.1.1 has no DISCONNECT from the server');
+});
+
+test('a cookie that is not valid percent-encoding is no token, and the gateway keeps serving', async (t) => {
+  const gw = await startGateway({ AUTH_MODE: 'jwt', JWT_SECRET: 'a-secret-long-enough-for-hs256-0123456789', HTTPS_PORT: '', MQTTS_PORT: '' });
+  t.after(() => gw.close());
+  const status = await upgradeStatus(gw.wsUrl, { 'Sec-WebSocket-Protocol': 'mqtt', Cookie: 'access_token=%E0%A4%A' });
+  assert.equal(status, 101, 'no token at the handshake: the decision waits for the CONNECT');
+  assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200);
 });
