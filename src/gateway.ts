@@ -82,6 +82,7 @@ export class Gateway {
       allowedOrigins: config.allowedOrigins,
       webPage: config.webPage ? loadWebPage(log) : null,
       redirect: config.httpRedirectHttps ? { httpsPort: () => this.ports.https, mqtt: config.httpRedirectMqtt } : null,
+      fromTrustedProxy: (req) => this.edge.fromTrustedProxy(req),
     });
   }
 

@@ -35,6 +35,11 @@ export class Edge {
     this.limiter = new ConnectionLimiter(config);
   }
 
+  /** Is this request's peer a trusted proxy (TRUSTED_PROXIES)? */
+  fromTrustedProxy(req: http.IncomingMessage): boolean {
+    return this.trusted.has(socketAddresses(req.socket).source.address);
+  }
+
   /** A WebSocket upgrade: its client's address, or a 429 when that address is over its limits. */
   upgrade(req: http.IncomingMessage): EdgeAdmission | Refusal {
     const found = upgradeAddress(req, this.trusted);

@@ -40,7 +40,12 @@ export interface RouteOptions {
   readonly webPage?: WebPage | null;
   /** Plain-HTTP requests are redirected to HTTPS (null: off). */
   readonly redirect?: RedirectOptions | null;
+  /** Does this request come from a trusted proxy, whose forwarding headers may reach HTTP_UPSTREAM? */
+  readonly fromTrustedProxy?: (req: IncomingMessage) => boolean;
 }
+
+/** Headers a client could use to pose as another address or scheme before the web application. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port'];
 
 /** Never redirected: probes and scrapers talk plain HTTP on purpose. */
 const OPERATIONS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -53,6 +58,11 @@ export function createHttpRoutes(options: RouteOptions): HttpRoutes {
   const { httpUpstream, ready, log, metrics, webPage, redirect } = options;
   const wsPaths = options.wsPaths ?? [];
   const proxy = httpUpstream && httpProxy.createProxyServer({ target: httpUpstream.href, xfwd: true, ws: true });
+  // http-proxy appends to what the client sent; only a trusted proxy's forwarding headers are kept.
+  const forwardable = (req: IncomingMessage): IncomingMessage => {
+    if (!options.fromTrustedProxy?.(req)) for (const name of FORWARDING_HEADERS) delete req.headers[name];
+    return req;
+  };
   proxy?.on('error', (err, _req, res) => {
     log.warn({ reason: err.message }, 'HTTP_UPSTREAM request failed');
     if ('writeHead' in res) {
@@ -109,11 +119,11 @@ export function createHttpRoutes(options: RouteOptions): HttpRoutes {
       }
       if (wsPaths.includes(path)) return describeEndpoint(req, res, options.allowedOrigins ?? null);
       if (webPage?.serve(req, res, path)) return;
-      if (proxy) return proxy.web(req, res);
+      if (proxy) return proxy.web(forwardable(req), res);
       json(res, 404, { status: 'not found' });
     },
     otherUpgrade(req, socket, head) {
-      if (proxy) return proxy.ws(req, socket, head);
+      if (proxy) return proxy.ws(forwardable(req), socket, head);
       metrics?.handshakeRefused('path');
       refuseUpgrade(socket, { status: 404, reason: 'no WebSocket endpoint at this path' });
     },

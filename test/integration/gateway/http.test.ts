@@ -71,3 +71,15 @@ test('without HTTP_UPSTREAM other paths answer 404', needs, async () => {
     await plain.close();
   }
 });
+
+test('forwarding headers reach HTTP_UPSTREAM only from a trusted proxy', needs, async () => {
+  const spoofed = await fetch(`${gw.httpUrl}/who`, { headers: { 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6' } });
+  assert.equal(await spoofed.text(), 'app saw GET /who from 127.0.0.1', 'an untrusted client cannot pose as another address');
+  const trusting = await startGateway({ BROKER_URL: broker.url, HTTP_UPSTREAM: `http://127.0.0.1:${(app.address() as AddressInfo).port}`, TRUSTED_PROXIES: '127.0.0.1' });
+  try {
+    const relayed = await fetch(`${trusting.httpUrl}/who`, { headers: { 'X-Forwarded-For': '6.6.6.6' } });
+    assert.equal(await relayed.text(), 'app saw GET /who from 6.6.6.6,127.0.0.1');
+  } finally {
+    await trusting.close();
+  }
+});
