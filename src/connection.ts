@@ -1,13 +1,13 @@
 import { CloseReason, FramingError, GatewayError, type CloseReasonName } from './errors.js';
 import type { Logger } from './log.js';
 import { MqttFramer, PacketType, packetType } from './mqtt/framer.js';
-import { PacketDecoder, protocolName, type IConnectPacket } from './mqtt/codec.js';
+import { PacketDecoder, disconnectPacket, protocolName, type IConnectPacket } from './mqtt/codec.js';
 import type { ClientStream } from './net/client-stream.js';
 import { ConnectionMeter } from './connection-meter.js';
 import type { Metrics } from './metrics.js';
 import type { ClientLink, Upstream, UpstreamSession } from './upstream/upstream.js';
 import type { Admission, Admit } from './auth/admission.js';
-import { PacketGate, callAt, disconnectPacket } from './auth/client-guard.js';
+import { PacketGate, callAt } from './auth/client-guard.js';
 
 export interface ConnectionOptions {
   readonly conn: string;

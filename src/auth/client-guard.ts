@@ -1,4 +1,3 @@
-import mqttPacket from 'mqtt-packet';
 import type { CloseReasonName } from '../errors.js';
 import type { PacketInspector } from './admission.js';
 
@@ -60,9 +59,4 @@ export function callAt(time: number, fn: () => void): () => void {
   };
   arm();
   return () => clearTimeout(timer);
-}
-
-/** DISCONNECT with a reason code, for MQTT 5 clients the gateway ends [MQTT-3.14.2.1]. */
-export function disconnectPacket(reasonCode: number): Buffer {
-  return mqttPacket.generate({ cmd: 'disconnect', reasonCode }, { protocolVersion: 5 });
 }

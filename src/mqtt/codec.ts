@@ -41,3 +41,8 @@ export class PacketDecoder {
 export function protocolName(version: number | undefined): string {
   return version === 5 ? '5.0' : version === 3 ? '3.1' : '3.1.1';
 }
+
+/** DISCONNECT with a reason code, for MQTT 5 clients the gateway ends [MQTT-3.14.2.1]. */
+export function disconnectPacket(reasonCode: number): Buffer {
+  return mqttPacket.generate({ cmd: 'disconnect', reasonCode }, { protocolVersion: 5 });
+}

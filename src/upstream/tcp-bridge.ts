@@ -1,7 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import fs from 'node:fs';
-import mqttPacket from 'mqtt-packet';
+import { disconnectPacket } from '../mqtt/codec.js';
 import type { BrokerAddress, ProxyProtocolVersion } from '../config.js';
 import { proxyHeaderFor } from '../net/proxy-protocol.js';
 import { CloseReason, GatewayError } from '../errors.js';
@@ -21,11 +20,10 @@ export interface BridgeOptions {
   readonly proxyProtocol?: ProxyProtocolVersion;
 }
 
+const READINESS_CACHE_MS = 1000;
+
 /** DISCONNECT 0x8B (server shutting down), told to MQTT 5 clients so they reconnect elsewhere at once. */
-const shutdownDisconnect = mqttPacket.generate(
-  { cmd: 'disconnect', reasonCode: CloseReason.serverShutdown.mqtt5 },
-  { protocolVersion: 5 },
-);
+const shutdownDisconnect = disconnectPacket(CloseReason.serverShutdown.mqtt5);
 
 /**
  * The transparent path: one backend connection per client, bytes both ways. The backend sees an
@@ -34,13 +32,9 @@ const shutdownDisconnect = mqttPacket.generate(
 export class TcpBridge implements Upstream {
   private readonly sessions = new Set<BridgeSession>();
   private closing = false;
+  private readiness: { at: number; answer: Promise<boolean> } | undefined;
 
   constructor(private readonly options: BridgeOptions) {}
-
-  static fromConfig(options: Omit<BridgeOptions, 'brokerCa'> & { brokerCaPath: string | null }): TcpBridge {
-    const brokerCa = options.brokerCaPath === null ? null : fs.readFileSync(options.brokerCaPath);
-    return new TcpBridge({ ...options, brokerCa });
-  }
 
   open(client: ClientLink): Promise<UpstreamSession> {
     return this.openOn(this.options.broker, client);
@@ -63,8 +57,16 @@ export class TcpBridge implements Upstream {
     return session;
   }
 
+  /**
+   * For /readyz. One probe answers every request for a second: a public endpoint must not let
+   * anyone make the gateway open backend connections at will.
+   */
   ready(): Promise<boolean> {
-    return this.reachable(this.options.broker);
+    const now = Date.now();
+    if (this.readiness === undefined || now - this.readiness.at > READINESS_CACHE_MS) {
+      this.readiness = { at: now, answer: this.reachable(this.options.broker) };
+    }
+    return this.readiness.answer;
   }
 
   /** Can a connection to this backend be made now? (A probe: not counted in the metrics.) */
