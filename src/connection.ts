@@ -7,7 +7,7 @@ import { ConnectionMeter } from './connection-meter.js';
 import type { Metrics } from './metrics.js';
 import type { ClientLink, Upstream, UpstreamSession } from './upstream/upstream.js';
 import type { Admission, Admit } from './auth/admission.js';
-import { PacketGate, callAt } from './auth/client-guard.js';
+import { PacketGate, callAt, passEverything } from './auth/client-guard.js';
 
 export interface ConnectionOptions {
   readonly conn: string;
@@ -192,12 +192,15 @@ export class Connection {
       return;
     }
     this.framer.maxPacketSize = this.options.maxPacketSize;
-    if (admission.inspector) {
+    // The gateway may speak to this client itself (refusals, an expiry DISCONNECT): a gate keeps
+    // its packets between the upstream's.
+    const inspector = admission.inspector ?? (admission.expiresAt !== undefined ? passEverything : undefined);
+    if (inspector) {
       const reply = (bytes: Buffer): void => {
         this.bytesOut += bytes.length;
         this.client.duplex.write(bytes);
       };
-      const gate = new PacketGate(admission.inspector, reply, (reason, detail) => this.abort(reason, detail));
+      const gate = new PacketGate(inspector, reply, (reason, detail) => this.abort(reason, detail));
       this.gate = gate;
       this.waiting = this.waiting.filter((waiting) => gate.pass(waiting));
       // A waiting packet the gate refused may have closed the client: then nothing is opened.
@@ -247,7 +250,7 @@ export class Connection {
         this.bytesOut += bytes.length;
         this.meter?.sent(bytes);
         const flowing = duplex.write(bytes);
-        this.gate?.sent();
+        this.gate?.sent(bytes);
         return flowing;
       },
       onDrain: (listener) => duplex.on('drain', listener),
@@ -299,7 +302,8 @@ export class Connection {
     this.log.warn({ reason: CloseReason[reason].text, detail }, 'closing client');
     this.cancelExpiry?.();
     const entry = CloseReason[reason];
-    if (this.state === 'open' && this.connect?.protocolVersion === 5 && 'mqtt5' in entry) {
+    const canSpeak = this.state === 'open' && (this.gate?.canSpeak ?? true);
+    if (canSpeak && this.connect?.protocolVersion === 5 && 'mqtt5' in entry) {
       const disconnect = disconnectPacket(entry.mqtt5);
       this.bytesOut += disconnect.length;
       this.client.duplex.write(disconnect);

@@ -1,14 +1,23 @@
 import type { CloseReasonName } from '../errors.js';
-import type { PacketInspector } from './admission.js';
+import { MqttFramer } from '../mqtt/framer.js';
+import { FORWARD, type PacketInspector } from './admission.js';
+
+/** The largest packet MQTT can describe [MQTT-2.2.3]: the upstream's stream is tracked, never limited. */
+const ANY_PACKET_SIZE = 268_435_455;
+/** Answers waiting for a packet boundary; a client that piles up more is closed. */
+const MAX_HELD_ANSWERS = 1000;
 
 /**
  * Applies a PacketInspector on a connection: packets it refuses are not forwarded, and the
- * answers the gateway gives in the broker's place (SUBACK, PUBACK/PUBREC failures) wait until the
- * broker's CONNACK has reached the client, which must come first [MQTT-3.2.0-1].
+ * gateway answers in the broker's place (SUBACK, PUBACK/PUBREC failures). Those answers go into
+ * the same byte stream as the upstream's, so they wait for the upstream's CONNACK, which must come
+ * first [MQTT-3.2.0-1], and for a boundary between its packets: the upstream's bytes arrive in
+ * chunks that need not end where a packet does.
  */
 export class PacketGate {
-  /** Answers held until the CONNACK has passed; null once it has. */
-  private held: Buffer[] | null = [];
+  private held: Buffer[] = [];
+  private connackSent = false;
+  private readonly upstream = new MqttFramer(ANY_PACKET_SIZE, () => (this.connackSent = true));
 
   constructor(
     private readonly inspector: PacketInspector,
@@ -27,19 +36,32 @@ export class PacketGate {
     }
     if (verdict.action === 'forward') return true;
     if (verdict.action === 'close') this.close(verdict.reason, verdict.detail);
-    else if (verdict.reply !== null) {
-      if (this.held) this.held.push(verdict.reply);
-      else this.send(verdict.reply);
-    }
+    else if (verdict.reply !== null) this.answer(verdict.reply);
     return false;
   }
 
-  /** The upstream has sent the client its first bytes: the CONNACK. */
-  sent(): void {
-    if (this.held === null) return;
+  /** May the gateway put a packet of its own into the client's stream now? */
+  get canSpeak(): boolean {
+    return this.connackSent && this.upstream.idle;
+  }
+
+  /** The upstream sent the client these bytes. */
+  sent(bytes: Buffer): void {
+    try {
+      this.upstream.push(bytes);
+    } catch {
+      return; // not MQTT framing: nothing can be placed safely, so nothing more is
+    }
+    if (this.held.length === 0 || !this.canSpeak) return;
     const held = this.held;
-    this.held = null;
+    this.held = [];
     for (const reply of held) this.send(reply);
+  }
+
+  private answer(reply: Buffer): void {
+    if (this.canSpeak) return this.send(reply);
+    if (this.held.length >= MAX_HELD_ANSWERS) return this.close('quotaExceeded', 'too many refused packets waiting for an answer');
+    this.held.push(reply);
   }
 }
 
@@ -60,3 +82,6 @@ export function callAt(time: number, fn: () => void): () => void {
   arm();
   return () => clearTimeout(timer);
 }
+
+/** For credentials that only expire: every packet passes, but the stream is tracked for the DISCONNECT. */
+export const passEverything: PacketInspector = { inspect: () => FORWARD };
