@@ -4,7 +4,7 @@ import mqttPacket, { type IPublishPacket, type ISubackPacket } from 'mqtt-packet
 import { startGateway } from '../../helpers/gateway.js';
 import { FakeBackend, type BackendConnection } from '../../helpers/fake-backend.js';
 import { tcpFrom } from '../../helpers/edge-clients.js';
-import { connectBytes, subscribeBytes, publishBytes } from '../../helpers/raw-mqtt.js';
+import { subscribeBytes, publishBytes } from '../../helpers/raw-mqtt.js';
 import { makeTokenKeys, token } from '../../helpers/tokens.js';
 import { waitFor } from '../../helpers/wait.js';
 
