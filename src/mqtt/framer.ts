@@ -35,7 +35,8 @@ export class MqttFramer {
         this.startPending(chunk.subarray(offset), size);
         return;
       }
-      this.onPacket(chunk.subarray(offset, offset + size));
+      // One packet per frame is what browsers send: hand the chunk itself over, no view to make.
+      this.onPacket(offset === 0 && size === chunk.length ? chunk : chunk.subarray(offset, offset + size));
       offset += size;
     }
   }
