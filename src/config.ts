@@ -50,6 +50,10 @@ export interface Config {
   readonly maxKeepAliveSeconds: number;
   /** 0: no limit. */
   readonly maxRetainedMessages: number;
+  /** Sessions the embedded broker holds, connected or not; 0: no limit. */
+  readonly maxSessions: number;
+  /** Seconds an MQTT 3.1.1 Clean Session 0 session outlives its connection; 0: for ever. */
+  readonly persistentSessionExpirySeconds: number;
 
   // Identity, limits and scale-out
   /** Every BROKER_URL entry, in order (`broker` is the first); empty: the embedded broker. */
@@ -192,6 +196,9 @@ export function loadConfig(env: Env): Config {
     maxInflightMessages: integer('MAX_INFLIGHT_MESSAGES', 20, 1, 65535),
     maxKeepAliveSeconds: integer('MAX_KEEPALIVE', 0, 0, 65535),
     maxRetainedMessages: integer('MAX_RETAINED_MESSAGES', 100_000, 0, 100_000_000),
+    maxSessions: integer('MAX_SESSIONS', 100_000, 0, 100_000_000),
+    // Up to 0xFFFFFFFE: 0xFFFFFFFF would mean "never", which is 0 here.
+    persistentSessionExpirySeconds: integer('PERSISTENT_SESSION_EXPIRY_S', 0, 0, 4_294_967_294),
 
     // Identity, limits and scale-out
     brokers,

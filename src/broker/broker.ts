@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ClientLink, UpstreamSession } from '../upstream/upstream.js';
 import { Acl } from './auth/acl.js';
 import { PasswordFile } from './auth/password-file.js';
+import { VerifyLimit } from './auth/verify-limit.js';
 import { Connection } from './connection.js';
 import type { BrokerContext, ClientContext } from './context.js';
 import { handleConnect } from './handlers/connect.js';
@@ -27,11 +28,12 @@ export class Broker implements BrokerContext {
   readonly options: ResolvedBrokerOptions;
   readonly trie = new SubscriptionTrie();
   readonly retained: RetainedStore;
-  readonly sessions = new SessionStore((session) => this.onSessionExpired(session));
+  readonly sessions: SessionStore;
   readonly wills = new WillDelays((will) => this.publishWill(will));
   readonly connections = new Set<ClientContext>();
   readonly passwords: PasswordFile | null = null;
   readonly acl: Acl | null = null;
+  readonly verifications: VerifyLimit;
   readonly log: Logger;
   /** Why the broker cannot serve (its auth files did not load), or null. */
   closing = false;
@@ -45,6 +47,11 @@ export class Broker implements BrokerContext {
     this.options = resolveBrokerOptions(options);
     this.log = options.log;
     this.retained = new RetainedStore(this.options.maxRetainedMessages);
+    this.sessions = new SessionStore(this.options.maxSessions, (session) => this.onSessionExpired(session));
+    this.verifications = new VerifyLimit({
+      onSaturated: ({ concurrency, queue }) =>
+        this.log.warn({ concurrency, queue }, 'password checks saturated: CONNECTs with credentials are refused (server busy) until the queue drains'),
+    });
     // A file that cannot be read or parsed stops the start (GatewayError naming the file and line).
     if (options.authFile !== null) this.passwords = PasswordFile.load(options.authFile);
     if (options.aclFile !== null) this.acl = Acl.load(options.aclFile);
@@ -97,6 +104,14 @@ export class Broker implements BrokerContext {
     }
     msg.cache = null;
     return targets.length + groups.length;
+  }
+
+  admitsSession(clientId: string): boolean {
+    return this.sessions.admits(clientId);
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { CloseReasonName } from '../errors.js';
 import type { PacketDecoder } from '../mqtt/codec.js';
 import type { Acl, AclSubject } from './auth/acl.js';
 import type { PasswordFile } from './auth/password-file.js';
+import type { VerifyLimit } from './auth/verify-limit.js';
 import type { AckTypeByte } from './codec/acks.js';
 import type { Message } from './message.js';
 import type { ResolvedBrokerOptions } from './options.js';
@@ -35,12 +36,18 @@ export interface BrokerContext {
   readonly retained: RetainedStore;
   readonly passwords: PasswordFile | null;
   readonly acl: Acl | null;
+  /** Bounds the password checks running and waiting at once. */
+  readonly verifications: VerifyLimit;
   /** The broker is shutting down: no new client is accepted. */
   readonly closing: boolean;
   /** Routes a message to its subscribers (and stores it when retained); returns how many got it. */
   publish(msg: Message): number;
   /** The retained store refused a new topic (a handler refused its PUBLISH for that); logged. */
   retainedRefused(topic: string): void;
+  /** A CONNECT with this client id would find its session, or room for a new one (BrokerOptions.maxSessions). */
+  admitsSession(clientId: string): boolean;
+  /** How many sessions are held, connected or not. */
+  readonly sessionCount: number;
   /** Gives an accepted client its session; returns Session Present. */
   attach(client: ClientContext, cleanStart: boolean, expiryInterval: number): boolean;
   /** A connected client's connection closed. */

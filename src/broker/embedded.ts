@@ -29,6 +29,8 @@ export function embeddedBroker(config: Config, log: Logger): Upstream {
     maxInflightMessages: config.maxInflightMessages,
     maxKeepAliveSeconds: config.maxKeepAliveSeconds,
     maxRetainedMessages: config.maxRetainedMessages,
+    maxSessions: config.maxSessions,
+    persistentSessionExpirySeconds: config.persistentSessionExpirySeconds,
     authFile: config.authFile,
     aclFile: config.aclFile,
   }));

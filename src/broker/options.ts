@@ -25,6 +25,18 @@ export interface BrokerOptions {
    * stored, while replacing or deleting one still works. Default 100 000.
    */
   maxRetainedMessages?: number;
+  /**
+   * Most sessions kept, connected or not; 0: no limit. Past it a CONNECT that would start a new
+   * session (not resume or take over one with its client id) is refused: CONNACK 3 (Server
+   * unavailable) before MQTT 5, 0x97 (Quota exceeded) in 5.0. Default 100 000.
+   */
+  maxSessions?: number;
+  /**
+   * Seconds a session of an MQTT 3.1/3.1.1 client with Clean Session 0 outlives its connection
+   * (Mosquitto's `persistent_client_expiration`); 0: for ever, as the protocol has no expiry to
+   * ask for. MQTT 5 clients say their own Session Expiry Interval. Default 0.
+   */
+  persistentSessionExpirySeconds?: number;
 }
 
 /** The options with every default applied, checked once when the broker starts. */
@@ -33,10 +45,14 @@ export type ResolvedBrokerOptions = Readonly<Required<BrokerOptions>>;
 export const BROKER_DEFAULTS = {
   maxKeepAliveSeconds: 0,
   maxRetainedMessages: 100_000,
+  maxSessions: 100_000,
+  persistentSessionExpirySeconds: 0,
 } as const satisfies Partial<BrokerOptions>;
 
 /** The largest Keep Alive MQTT can express: a Two Byte Integer [MQTT-3.1.2.10]. */
 const KEEP_ALIVE_MAX = 0xffff;
+/** The longest expiry short of never (0xFFFFFFFF: SESSION_NEVER_EXPIRES, MQTT 5 section 3.1.2.11.2). */
+const SESSION_EXPIRY_MAX = 0xfffffffe;
 
 /** Applies the defaults and names every option out of range in one ConfigError; the caller's object is not touched. */
 export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
@@ -44,6 +60,8 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
     ...options,
     maxKeepAliveSeconds: options.maxKeepAliveSeconds ?? BROKER_DEFAULTS.maxKeepAliveSeconds,
     maxRetainedMessages: options.maxRetainedMessages ?? BROKER_DEFAULTS.maxRetainedMessages,
+    maxSessions: options.maxSessions ?? BROKER_DEFAULTS.maxSessions,
+    persistentSessionExpirySeconds: options.persistentSessionExpirySeconds ?? BROKER_DEFAULTS.persistentSessionExpirySeconds,
   };
   const problems: string[] = [];
   const check = (name: keyof BrokerOptions, value: number, max: number): void => {
@@ -51,6 +69,8 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
   };
   check('maxKeepAliveSeconds', resolved.maxKeepAliveSeconds, KEEP_ALIVE_MAX);
   check('maxRetainedMessages', resolved.maxRetainedMessages, Number.MAX_SAFE_INTEGER);
+  check('maxSessions', resolved.maxSessions, Number.MAX_SAFE_INTEGER);
+  check('persistentSessionExpirySeconds', resolved.persistentSessionExpirySeconds, SESSION_EXPIRY_MAX);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(resolved);
 }

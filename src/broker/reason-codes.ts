@@ -10,6 +10,10 @@ export const ConnectRefusal = {
   unsupportedProtocolVersion: { v4: 0x01, v5: 0x84 },
   identifierRejected: { v4: 0x02, v5: 0x85 },
   serverUnavailable: { v4: 0x03, v5: 0x88 },
+  /** Too many password checks running and waiting (see auth/verify-limit.ts). */
+  serverBusy: { v4: 0x03, v5: 0x89 },
+  /** A new session past BrokerOptions.maxSessions; 3.1.1 has nothing closer than "unavailable". */
+  quotaExceeded: { v4: 0x03, v5: 0x97 },
   /** Mosquitto answers 5 (not 4) to 3.1.1 clients with wrong credentials; so do we. */
   badUsernameOrPassword: { v4: 0x05, v5: 0x86 },
   notAuthorized: { v4: 0x05, v5: 0x87 },

@@ -6,7 +6,14 @@ export class SessionStore {
   private readonly sessions = new Map<string, Session>();
   private readonly expiries = new Map<Session, LongTimer>();
 
-  constructor(private readonly onExpired: (session: Session) => void) {}
+  /**
+   * @param limit most sessions held (0: no limit); past it `admits` refuses new client ids.
+   * @param onExpired a session's expiry interval ran out; the owner ends it (and its will).
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly onExpired: (session: Session) => void,
+  ) {}
 
   get size(): number {
     return this.sessions.size;
@@ -14,6 +21,11 @@ export class SessionStore {
 
   get(clientId: string): Session | undefined {
     return this.sessions.get(clientId);
+  }
+
+  /** A session for `clientId` is held already (to resume or take over), or there is room for one more. */
+  admits(clientId: string): boolean {
+    return this.limit === 0 || this.sessions.size < this.limit || this.sessions.has(clientId);
   }
 
   set(session: Session): void {

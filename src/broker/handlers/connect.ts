@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import { VERIFY_BUSY } from '../auth/verify-limit.js';
 import { ConnectionState, type BrokerContext, type ClientContext } from '../context.js';
 import { ConnectRefusal, type ConnectRefusalName } from '../reason-codes.js';
 import { SESSION_NEVER_EXPIRES, type Session } from '../session.js';
@@ -19,8 +20,9 @@ const REPLACEMENT = Buffer.from('\ufffd');
 export const RESPONSE_TOPIC_PREFIX = 'response/';
 
 /**
- * CONNECT, as a list of steps (validate, authenticate, authorise, attach the session, answer):
- * nothing changes in the broker until the client is known to be acceptable.
+ * CONNECT, as a list of steps (validate, authenticate, authorise, make room for the session,
+ * attach it, answer): nothing changes in the broker until the client is known to be acceptable.
+ * Everything after the one await is synchronous, so the room checked for is still there at attach.
  * The connection is left closed when the client was refused.
  */
 export async function handleConnect(conn: ClientContext, connect: IConnectPacket, bytes: Buffer): Promise<void> {
@@ -29,7 +31,8 @@ export async function handleConnect(conn: ClientContext, connect: IConnectPacket
     validate(conn, connect, bytes) ??
     (await authenticate(broker, connect)) ??
     authorise(broker, conn, connect) ??
-    (broker.closing ? 'serverUnavailable' : null);
+    (broker.closing ? 'serverUnavailable' : null) ??
+    admit(broker, conn);
   if (refusal !== null) refuse(conn, refusal);
   else accept(broker, conn, connect);
 }
@@ -70,12 +73,20 @@ function validate(conn: ClientContext, connect: IConnectPacket, bytes: Buffer): 
   return null;
 }
 
-/** Anonymous unless a password file is configured; then a known user with the right password. */
+/**
+ * Anonymous unless a password file is configured; then a known user with the right password.
+ * The check (scrypt) waits its turn among a bounded few; when too many wait already, the server is busy.
+ */
 async function authenticate(broker: BrokerContext, connect: IConnectPacket): Promise<ConnectRefusalName | null> {
   const passwords = broker.passwords;
   if (passwords === null) return null;
-  if (connect.username === undefined) return 'notAuthorized';
-  return (await passwords.authenticate(connect.username, connect.password)) ? null : 'badUsernameOrPassword';
+  const { username, password } = connect;
+  if (username === undefined) return 'notAuthorized';
+  // Nothing to hash: no need to queue for it.
+  if (password === undefined) return 'badUsernameOrPassword';
+  const verdict = await broker.verifications.run(() => passwords.authenticate(username, password));
+  if (verdict === VERIFY_BUSY) return 'serverBusy';
+  return verdict ? null : 'badUsernameOrPassword';
 }
 
 /** The will must be publishable by this client, checked now rather than when it is too late to say. */
@@ -85,11 +96,16 @@ function authorise(broker: BrokerContext, conn: ClientContext, connect: IConnect
   return broker.acl.canPublish(conn.who, will.topic) ? null : 'notAuthorized';
 }
 
+/** A new client id needs a session slot (BrokerOptions.maxSessions); one that has a session keeps it. */
+function admit(broker: BrokerContext, conn: ClientContext): ConnectRefusalName | null {
+  return broker.admitsSession(conn.clientId) ? null : 'quotaExceeded';
+}
+
 /** CONNACK with the refusal's code where the protocol level has one [MQTT-3.2.2-6], then close. */
 function refuse(conn: ClientContext, name: ConnectRefusalName): void {
   const codes = ConnectRefusal[name];
   const code = conn.v5 ? codes.v5 : codes.v4;
-  conn.log.info({ refusal: name, code }, 'CONNECT refused');
+  logRefusal(conn, name, code);
   if (code !== null) {
     const connack: IConnackPacket = conn.v5
       ? { cmd: 'connack', reasonCode: code, sessionPresent: false }
@@ -100,11 +116,28 @@ function refuse(conn: ClientContext, name: ConnectRefusalName): void {
   conn.close(auth ? 'notAuthorized' : code === null ? 'protocolError' : 'connectRefused', false);
 }
 
+/**
+ * One line per refusal. The operator must learn of a full session store (warn, with the limit);
+ * a busy refusal is logged once per burst by the broker, so each one is only debug here.
+ */
+function logRefusal(conn: ClientContext, name: ConnectRefusalName, code: number | null): void {
+  if (name === 'quotaExceeded') {
+    const { sessionCount: sessions, options } = conn.broker;
+    conn.log.warn({ refusal: name, code, sessions, limit: options.maxSessions }, 'CONNECT refused: session limit reached');
+  } else if (name === 'serverBusy') {
+    conn.log.debug({ refusal: name, code }, 'CONNECT refused');
+  } else {
+    conn.log.info({ refusal: name, code }, 'CONNECT refused');
+  }
+}
+
 function accept(broker: BrokerContext, conn: ClientContext, connect: IConnectPacket): void {
   const clean = connect.clean !== false;
   const props = connect.properties;
-  // Before MQTT 5, Clean Session 0 keeps the session for ever, 1 ends it with the connection.
-  const expiry = conn.v5 ? (props?.sessionExpiryInterval ?? 0) : clean ? 0 : SESSION_NEVER_EXPIRES;
+  // Before MQTT 5, Clean Session 1 ends the session with the connection; 0 keeps it for ever,
+  // unless the operator bounds it (as Mosquitto's persistent_client_expiration), from disconnect.
+  const persistent = broker.options.persistentSessionExpirySeconds || SESSION_NEVER_EXPIRES;
+  const expiry = conn.v5 ? (props?.sessionExpiryInterval ?? 0) : clean ? 0 : persistent;
   if (props?.receiveMaximum !== undefined) conn.sendQuota = Math.min(conn.sendQuota, props.receiveMaximum);
   if (props?.maximumPacketSize !== undefined) conn.maxPacketOut = props.maximumPacketSize;
   if (props?.requestProblemInformation === false) conn.problemInfo = false;

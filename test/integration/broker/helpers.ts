@@ -53,6 +53,8 @@ export async function startBrokerWith(extra: ExtraBrokerOptions, env: Record<str
     maxPacketSize: config.maxPacketSize,
     maxQueuedMessages: config.maxQueuedMessages,
     maxInflightMessages: config.maxInflightMessages,
+    maxSessions: config.maxSessions,
+    persistentSessionExpirySeconds: config.persistentSessionExpirySeconds,
     authFile: config.authFile,
     aclFile: config.aclFile,
     ...extra,
