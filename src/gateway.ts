@@ -225,7 +225,7 @@ export class Gateway {
       upstream: this.upstream,
       maxPacketSize: this.config.maxPacketSize,
       maxPreAuthPacketSize: this.config.maxPreAuthPacketSize,
-      admit: this.identity.admitter(identity, peer),
+      admit: this.identity.admitter(identity, peer, this.pingsBeatIdleTimeout(client.transport)),
       connectTimeoutMs: this.config.connectTimeoutMs,
       log: this.log,
       metrics: this.metrics,
@@ -238,6 +238,13 @@ export class Gateway {
     this.connections.add(connection);
     this.metrics.connectionOpened(client.transport);
     return connection;
+  }
+
+  /** WebSocket clients are pinged often enough that no proxy in front sees them idle. */
+  private pingsBeatIdleTimeout(transport: ClientStream['transport']): boolean {
+    const { wsPingIntervalMs, proxyIdleTimeoutS } = this.config;
+    const webSocket = transport === 'ws' || transport === 'wss';
+    return webSocket && wsPingIntervalMs > 0 && (proxyIdleTimeoutS === 0 || wsPingIntervalMs < proxyIdleTimeoutS * 1000);
   }
 
   private atCapacity(): boolean {

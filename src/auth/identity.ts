@@ -86,10 +86,13 @@ export class IdentityPolicy {
     return { identity: null };
   }
 
-  /** The CONNECT-time decision for one client, given what its handshake proved. */
-  admitter(handshake: Identity | null, certCn: string | undefined): Admit {
+  /**
+   * The CONNECT-time decision for one client, given what its handshake proved. `pinged`: the
+   * gateway's WebSocket pings keep this connection from looking idle, whatever its keep alive.
+   */
+  admitter(handshake: Identity | null, certCn: string | undefined, pinged = false): Admit {
     return (connect, connectBytes, log) => {
-      this.adviseKeepAlive(connect, log);
+      if (!pinged) this.adviseKeepAlive(connect, log);
       const { mode } = this.options;
       const known = handshake ?? (certCn !== undefined && mode !== 'jwt' ? certificateIdentity(certCn) : null);
       if (known !== null || mode === 'none') return this.accept(connect, connectBytes, known, log);

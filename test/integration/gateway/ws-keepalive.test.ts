@@ -5,6 +5,7 @@ import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { RecordingBackend } from '../../helpers/recording-backend.js';
 import { wsHandshake, tcpFrom, logLines } from '../../helpers/edge-clients.js';
 import { waitFor, within } from '../../helpers/wait.js';
+import { RawClient } from '../../helpers/raw-ws.js';
 
 /**
  * Keep-alive help for proxies with idle timeouts: the gateway pings WebSocket clients every
@@ -64,4 +65,12 @@ test('a keep alive at or above PROXY_IDLE_TIMEOUT_S (or none) is warned about; a
   const line = gw.logs.find((l) => l.clientId === 'ka-long' && l.level === 40);
   assert.equal(line?.keepalive, 60);
   assert.equal(line?.proxyIdleTimeoutS, 60);
+});
+
+test('a WebSocket client is not warned about its keep alive while server pings beat the idle timeout', async () => {
+  const client = await RawClient.open(gw.wsUrl);
+  client.send(connect('ka-ws-long', 60));
+  await waitFor(() => logLines(gw.logs, 'client connected', { clientId: 'ka-ws-long' }).length === 1, 'the client to connect');
+  assert.equal(gw.logs.filter((l) => l.clientId === 'ka-ws-long' && /proxy idle timeout/.test(String(l.msg))).length, 0);
+  client.ws.close();
 });
