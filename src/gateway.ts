@@ -165,7 +165,7 @@ export class Gateway {
       atCapacity: () => this.atCapacity(),
     });
     if (refusal) {
-      this.log.info({ remote: remoteAddress(req.socket), reason: refusal.reason, status: refusal.status }, 'upgrade refused');
+      this.log.info({ remote: this.edge.remoteOf(req), reason: refusal.reason, status: refusal.status }, 'upgrade refused');
       this.metrics.handshakeRefused(handshakeRefusalFor(refusal.status));
       return refuseUpgrade(socket, refusal);
     }

@@ -35,6 +35,11 @@ export class Edge {
     this.limiter = new ConnectionLimiter(config);
   }
 
+  /** The client address of an upgrade request as believed (through trusted proxies), for log lines. */
+  remoteOf(req: http.IncomingMessage): string {
+    return formatEndpoint(upgradeAddress(req, this.trusted).addresses.source);
+  }
+
   /** Is this request's peer a trusted proxy (TRUSTED_PROXIES)? */
   fromTrustedProxy(req: http.IncomingMessage): boolean {
     return this.trusted.has(socketAddresses(req.socket).source.address);

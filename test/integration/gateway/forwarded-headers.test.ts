@@ -6,6 +6,7 @@ import { RecordingBackend } from '../../helpers/recording-backend.js';
 import { connectBytes } from '../../helpers/raw-mqtt.js';
 import { wsHandshake, logLines } from '../../helpers/edge-clients.js';
 import { waitFor } from '../../helpers/wait.js';
+import { upgradeStatus } from '../../helpers/raw-ws.js';
 
 /**
  * X-Forwarded-For and Forwarded on the WebSocket upgrade name the client only when our peer is a
@@ -58,4 +59,10 @@ test('Forwarded (RFC 7239) from a trusted proxy: IPv6 client with its port', asy
 test('a spoofed Forwarded from an untrusted peer is ignored', async () => {
   const line = await connectedLine('forwarded-spoofed', { Forwarded: 'for=192.0.2.1' }, '127.0.0.2');
   assert.match(String(line.remote), /^127\.0\.0\.2:\d+$/);
+});
+
+test('a refused upgrade is logged under the client address a trusted proxy named', async () => {
+  assert.equal(await upgradeStatus(gw.wsUrl, { 'X-Forwarded-For': '203.0.113.77', 'Sec-WebSocket-Protocol': 'chat' }), 400);
+  const line = await waitFor(() => logLines(gw.logs, 'upgrade refused', { status: 400 })[0], 'the refusal line');
+  assert.match(String(line.remote), /^203\.0\.113\.77:/);
 });
