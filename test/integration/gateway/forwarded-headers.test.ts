@@ -64,5 +64,5 @@ test('a spoofed Forwarded from an untrusted peer is ignored', async () => {
 test('a refused upgrade is logged under the client address a trusted proxy named', async () => {
   assert.equal(await upgradeStatus(gw.wsUrl, { 'X-Forwarded-For': '203.0.113.77', 'Sec-WebSocket-Protocol': 'chat' }), 400);
   const line = await waitFor(() => logLines(gw.logs, 'upgrade refused', { status: 400 })[0], 'the refusal line');
-  assert.match(String(line.remote), /^203\.0\.113\.77:/);
+  assert.equal(line.remote, '203.0.113.77');
 });
