@@ -5,6 +5,8 @@ set -euo pipefail
 packages=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || packages+=(mosquitto)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# A real PROXY protocol peer, both ways.
+[ -x /usr/sbin/haproxy ] || packages+=(haproxy)
 # The container test builds and runs the image with podman (no Docker engine here).
 [ -x /usr/bin/podman ] || packages+=(podman)
 [ -x /usr/sbin/runc ] || packages+=(runc)
@@ -16,4 +18,4 @@ if [ ${#packages[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 # The tests start their own Mosquitto processes; the packaged service is not needed.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto haproxy >/dev/null 2>&1 || true; fi
