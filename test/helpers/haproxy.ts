@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from './wait.js';
+import { startPeer } from './peer-process.js';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 
@@ -36,39 +35,9 @@ export async function startHaproxy(sections: string, listenPort: number): Promis
       '',
     ].join('\n'),
   );
-  const child = spawn(HAPROXY, ['-f', config, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let gone = false;
-  void exited.then(() => (gone = true));
-  await waitFor(
-    async () => {
-      if (gone) throw new Error(`haproxy exited at start:\n${output}`);
-      return canConnect(listenPort);
-    },
-    `haproxy on port ${listenPort}`,
-    10_000,
-  );
+  const peer = await startPeer(HAPROXY, ['-f', config, '-db'], listenPort, dir);
   return {
-    lines: () => output.split('\n').filter((line) => line !== ''),
-    stop: async () => {
-      if (!gone) child.kill('SIGTERM');
-      await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    lines: () => peer.output().split('\n').filter((line) => line !== ''),
+    stop: () => peer.stop(),
   };
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

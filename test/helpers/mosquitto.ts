@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from './wait.js';
+import { startPeer } from './peer-process.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -57,55 +56,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   ];
   const configFile = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(configFile, `${lines.join('\n')}\n`);
-  const child = spawn(MOSQUITTO, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let gone = false;
-  void exited.then(() => (gone = true));
-  await waitFor(
-    async () => {
-      if (gone) throw new Error(`mosquitto exited at start:\n${output}`);
-      return canConnect(port);
-    },
-    `mosquitto on port ${port}`,
-    10_000,
-  );
-  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    if (gone) return fs.rmSync(dir, { recursive: true, force: true });
-    signalProcess(child, signal);
-    const timer = setTimeout(() => signalProcess(child, 'SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const peer = await startPeer(MOSQUITTO, ['-c', configFile], port, dir);
   return {
     port,
     url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     wsPort,
-    pid: child.pid as number,
-    output: () => output,
-    stop: () => stopWith('SIGTERM'),
-    kill: () => stopWith('SIGKILL'),
+    pid: peer.pid,
+    output: peer.output,
+    stop: () => peer.stop('SIGTERM'),
+    kill: () => peer.stop('SIGKILL'),
   };
-}
-
-function signalProcess(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // already gone
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
