@@ -6,7 +6,7 @@ import type { BenchOptions } from './options.js';
 import { wantSystem } from './options.js';
 import { startBroker, BROKER_LABELS, type AedesInstall, type BrokerKind, type SystemUnderTest } from './servers.js';
 import { attempt, progress, withSystem } from './session.js';
-import { flowNumbers, type Pattern, type Results } from './results.js';
+import { flowNumbers, notMeasured, type Pattern, type Results } from './results.js';
 import type { FlowJob, Target, Topology } from './load/jobs.js';
 
 const BROKERS: readonly BrokerKind[] = ['gateway', 'mosquitto', 'aedes'];
@@ -69,15 +69,7 @@ export async function runBrokerComparison(options: BenchOptions, results: Result
       results.broker.runs.push({
         broker: name,
         ...scenario,
-        msgsPerSec: null,
-        cpuSecPerMillion: null,
-        p50Ms: null,
-        p99Ms: null,
-        loadedP99Ms: null,
-        loadGeneratorCores: null,
-        lost: null,
-        error: startError,
-        raw: { throughput: null, latency: null },
+        ...notMeasured(startError),
       });
     }
   }

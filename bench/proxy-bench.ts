@@ -6,7 +6,7 @@ import type { BenchOptions } from './options.js';
 import { wantSystem } from './options.js';
 import { startProxy, PROXY_LABELS, type ProxyKind, type SystemUnderTest } from './servers.js';
 import { attempt, progress, withSystem } from './session.js';
-import { cpuPerMillion, flowNumbers, type Results } from './results.js';
+import { cpuPerMillion, flowNumbers, notMeasured, type Results } from './results.js';
 import type { FlowJob, Target } from './load/jobs.js';
 import type { LoadGenerator } from './loadgen.js';
 
@@ -107,16 +107,8 @@ async function measureFlows(kind: ProxyKind, options: BenchOptions, results: Res
     results.proxy.flows.push({
       system: name,
       payloadBytes,
-      msgsPerSec: null,
-      cpuSecPerMillion: null,
+      ...notMeasured(startError),
       backendCpuSecPerMillion: null,
-      p50Ms: null,
-      p99Ms: null,
-      loadedP99Ms: null,
-      loadGeneratorCores: null,
-      lost: null,
-      error: startError,
-      raw: { throughput: null, latency: null },
     });
   }
 }

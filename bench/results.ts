@@ -17,15 +17,11 @@ export interface Meta {
   readonly loadAverage: { readonly before: number; after: number | null };
 }
 
-/** One system and payload of the proxy comparison. Numbers are null when the step failed. */
-export interface ProxyFlowRow {
-  readonly system: string;
-  readonly payloadBytes: number;
+/** What one throughput run and one latency run measured. Numbers are null when the step failed. */
+export interface FlowMeasures {
   readonly msgsPerSec: number | null;
-  /** CPU seconds of the proxy's process tree per million delivered messages. */
+  /** CPU seconds of the system's process tree per million delivered messages. */
   readonly cpuSecPerMillion: number | null;
-  /** The same for the Mosquitto behind the proxy (null for Mosquitto's own listener). */
-  readonly backendCpuSecPerMillion: number | null;
   /** Latency at the fixed rate: the median over the latency windows (overall values in `raw`). */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
@@ -36,6 +32,19 @@ export interface ProxyFlowRow {
   readonly lost: number | null;
   readonly error: string | null;
   readonly raw: { readonly throughput: FlowResult | null; readonly latency: FlowResult | null };
+}
+
+/** A step that never ran (its system did not start): every number null, and why. */
+export function notMeasured(error: string | null): FlowMeasures {
+  return { ...flowNumbers(null, null, ''), error, raw: { throughput: null, latency: null } };
+}
+
+/** One system and payload of the proxy comparison. */
+export interface ProxyFlowRow extends FlowMeasures {
+  readonly system: string;
+  readonly payloadBytes: number;
+  /** The same as cpuSecPerMillion for the Mosquitto behind the proxy (null for Mosquitto's own listener). */
+  readonly backendCpuSecPerMillion: number | null;
 }
 
 export interface MemoryRow {
@@ -61,20 +70,11 @@ export interface ConnectionsRow {
 
 export type Pattern = 'fan-in' | 'fan-out';
 
-export interface BrokerRow {
+export interface BrokerRow extends FlowMeasures {
   readonly broker: string;
   readonly transport: 'tcp' | 'ws';
   readonly pattern: Pattern;
   readonly qos: 0 | 1;
-  readonly msgsPerSec: number | null;
-  readonly cpuSecPerMillion: number | null;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
-  readonly loadedP99Ms: number | null;
-  readonly loadGeneratorCores: number | null;
-  readonly lost: number | null;
-  readonly error: string | null;
-  readonly raw: { readonly throughput: FlowResult | null; readonly latency: FlowResult | null };
 }
 
 export interface Results {
