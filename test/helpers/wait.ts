@@ -36,3 +36,11 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     clearTimeout(timer);
   }
 }
+
+/**
+ * Lets real time pass, for behaviour that is defined by elapsed time itself (a message expiry, a
+ * keep-alive period). Never a stand-in for an event: for those, use waitEvent or waitFor.
+ */
+export function timePasses(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

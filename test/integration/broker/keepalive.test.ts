@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { timePasses } from '../../helpers/wait.js';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import type { TestGateway } from '../../helpers/gateway.js';
 import { RawTcpClient, packetBytes } from '../../helpers/raw-mqtt.js';
@@ -43,7 +44,7 @@ for (const version of VERSIONS) {
       await new Promise<void>((resolve) => raw.log.once('packet', () => resolve()));
       assert.equal(raw.log.count('pingresp'), before + 1);
       // Half the keep alive between pings: 2 s in all, more than 1.5 × 1 s.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await timePasses(500);
     }
     assert.equal(raw.socket.destroyed, false);
     await raw.close();

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { timePasses } from '../../helpers/wait.js';
 import type { IPubackPacket, IPublishPacket } from 'mqtt-packet';
 import type { TestGateway } from '../../helpers/gateway.js';
 import { RawTcpClient, connectBytes, packetBytes, subscribeBytes } from '../../helpers/raw-mqtt.js';
@@ -42,7 +43,7 @@ test('MQTT 5.0: [MQTT-3.3.2-6] the message expiry interval is sent on reduced by
   const pub = await connect(gw.mqttUrl, { protocolVersion: 5, clientId: 'exp-pub' });
   await pub.publishAsync('exp/t', 'lives', { qos: 1, properties: { messageExpiryInterval: 100 } });
   await pub.publishAsync('exp/t', 'dies', { qos: 1, properties: { messageExpiryInterval: 1 } });
-  await new Promise((resolve) => setTimeout(resolve, 1100)); // time must pass for a message to expire
+  await timePasses(1100); // a 1 s message expiry must run out
   const [, inbox] = await connectWithInbox(gw.mqttUrl, { protocolVersion: 5, clientId: id, ...persistent });
   await pub.publishAsync('exp/t', 'marker', { qos: 1 });
   const got = await inbox.take(2);
