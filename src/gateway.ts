@@ -35,6 +35,8 @@ export interface BoundPorts {
 export interface GatewayOptions {
   /** Where the gateway counts what it does; by default a registry of its own. */
   readonly metrics?: Metrics;
+  /** Serves the clients instead of the upstream the configuration names (tests inspect a broker this way). */
+  readonly upstream?: Upstream;
 }
 
 /**
@@ -88,7 +90,8 @@ export class Gateway {
 
   static async start(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
     const metrics = options.metrics ?? createMetrics();
-    const upstream: Upstream = config.broker ? backendUpstream(config, log, metrics) : embeddedBroker(config, log);
+    const upstream: Upstream =
+      options.upstream ?? (config.broker ? backendUpstream(config, log, metrics) : embeddedBroker(config, log));
     const gateway = new Gateway(config, log, upstream, metrics);
     try {
       await gateway.listen();

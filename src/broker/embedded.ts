@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ClientLink, Upstream, UpstreamSession } from '../upstream/upstream.js';
 import { GatewayError } from '../errors.js';
-import { Broker } from './broker.js';
+import { Broker, type BrokerOptions } from './broker.js';
 
 const FILE_VARIABLES: Readonly<Record<string, string>> = { ERR_AUTH_FILE: 'AUTH_FILE', ERR_ACL_FILE: 'ACL_FILE' };
 
@@ -17,12 +17,9 @@ function withVariableNamed<T>(make: () => T): T {
   }
 }
 
-/**
- * The in-process broker as the gateway's upstream, used when BROKER_URL is unset: every listener
- * (ws, wss, MQTT over TCP and TLS) feeds it directly, with no loopback hop.
- */
-export function embeddedBroker(config: Config, log: Logger): Upstream {
-  const broker = withVariableNamed(() => new Broker({
+/** The broker's options as the configuration gives them. */
+export function brokerOptions(config: Config, log: Logger): BrokerOptions {
+  return {
     log,
     maxPacketSize: config.maxPacketSize,
     maxQueuedMessages: config.maxQueuedMessages,
@@ -33,10 +30,22 @@ export function embeddedBroker(config: Config, log: Logger): Upstream {
     persistentSessionExpirySeconds: config.persistentSessionExpirySeconds,
     authFile: config.authFile,
     aclFile: config.aclFile,
-  }));
+  };
+}
+
+/** A broker seen as an upstream: every client the gateway admits is handed to it. */
+export function brokerUpstream(broker: Broker): Upstream {
   return {
     open: (client: ClientLink): Promise<UpstreamSession> => broker.open(client),
     ready: async () => broker.ready(),
     close: async () => broker.close(),
   };
+}
+
+/**
+ * The in-process broker as the gateway's upstream, used when BROKER_URL is unset: every listener
+ * (ws, wss, MQTT over TCP and TLS) feeds it directly, with no loopback hop.
+ */
+export function embeddedBroker(config: Config, log: Logger): Upstream {
+  return brokerUpstream(withVariableNamed(() => new Broker(brokerOptions(config, log))));
 }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Upstream } from '../../src/upstream/upstream.js';
 import { createLogger } from '../../src/log.js';
 import { Gateway } from '../../src/gateway.js';
 
@@ -28,9 +29,10 @@ let sharedCertsDir: string | undefined;
 
 /**
  * Starts a gateway in this process on 127.0.0.1 with every listener on port 0. `env` overrides
- * the defaults (as the environment would); without BROKER_URL the embedded broker serves.
+ * the defaults (as the environment would); without BROKER_URL the embedded broker serves, unless
+ * `makeUpstream` gives another upstream for the configuration.
  */
-export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startGateway(env: Record<string, string> = {}, makeUpstream?: (config: Config) => Upstream): Promise<TestGateway> {
   sharedCertsDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-certs-'));
   const certsDir = env.CERTS_DIR ?? sharedCertsDir;
   const config = loadConfig({
@@ -52,7 +54,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       callback();
     },
   });
-  const gateway = await Gateway.start(config, createLogger(config.logLevel, sink));
+  const gateway = await Gateway.start(config, createLogger(config.logLevel, sink), makeUpstream && { upstream: makeUpstream(config) });
   const { ports } = gateway;
   const certFile = config.tlsCert ?? path.join(certsDir, 'server.crt');
   const wsPath = config.wsPaths[0];

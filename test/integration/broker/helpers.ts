@@ -2,6 +2,7 @@ import { once, type EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { Broker, type BrokerOptions } from '../../../src/broker/broker.js';
+import { brokerOptions, brokerUpstream } from '../../../src/broker/embedded.js';
 import type { ClientContext } from '../../../src/broker/context.js';
 import type { Config } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
@@ -17,12 +18,12 @@ export type Version = 4 | 5;
 export const VERSIONS: readonly Version[] = [4, 5];
 export const vname = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
 
-export async function startBroker(env: Record<string, string> = {}): Promise<TestGateway> {
-  return startGateway({ LOG_LEVEL: 'warn', ...env });
+export async function startBroker(env: Record<string, string> = {}, makeUpstream?: (config: Config) => Upstream): Promise<TestGateway> {
+  return startGateway({ LOG_LEVEL: 'warn', ...env }, makeUpstream);
 }
 
-/** Broker options the gateway's configuration does not carry (yet): see startBrokerWith. */
-export type ExtraBrokerOptions = Pick<BrokerOptions, 'maxKeepAliveSeconds' | 'maxRetainedMessages'>;
+/** Broker options a test sets directly, over those the configuration gives. */
+export type ExtraBrokerOptions = Partial<Omit<BrokerOptions, 'log'>>;
 
 export interface BrokerGateway extends TestGateway {
   /** The embedded broker serving this gateway's clients. */
@@ -32,15 +33,10 @@ export interface BrokerGateway extends TestGateway {
 }
 
 /**
- * A gateway whose embedded broker has `extra` options besides those made from the configuration.
- * Until config.ts maps them from environment variables, the broker the gateway made is swapped
- * for one built the same way (as gateway.ts builds it) with the extra options; the gateway reads
- * its upstream at each new client, so clients are served by the new one.
+ * A gateway whose embedded broker the test can look into: built from the configuration as the
+ * gateway builds it (plus `extra`), with its own debug log.
  */
 export async function startBrokerWith(extra: ExtraBrokerOptions, env: Record<string, string> = {}): Promise<BrokerGateway> {
-  const gw = await startBroker(env);
-  const internals = gw.gateway as unknown as { config: Config; upstream: Upstream };
-  const { config } = internals;
   const brokerLogs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -48,21 +44,12 @@ export async function startBrokerWith(extra: ExtraBrokerOptions, env: Record<str
       callback();
     },
   });
-  const broker = new Broker({
-    log: createLogger('debug', sink),
-    maxPacketSize: config.maxPacketSize,
-    maxQueuedMessages: config.maxQueuedMessages,
-    maxInflightMessages: config.maxInflightMessages,
-    maxSessions: config.maxSessions,
-    persistentSessionExpirySeconds: config.persistentSessionExpirySeconds,
-    authFile: config.authFile,
-    aclFile: config.aclFile,
-    ...extra,
+  let broker: Broker | undefined;
+  const gw = await startBroker(env, (config) => {
+    broker = new Broker({ ...brokerOptions(config, createLogger('debug', sink)), ...extra });
+    return brokerUpstream(broker);
   });
-  const replaced = internals.upstream;
-  internals.upstream = { open: async (client) => broker.open(client), ready: async () => broker.ready(), close: async () => broker.close() };
-  await replaced.close();
-  return { ...gw, broker, brokerLogs };
+  return { ...gw, broker: broker as Broker, brokerLogs };
 }
 
 /** The broker-side connection of a client, by client id, once it is connected. */
