@@ -2,7 +2,7 @@ import { CloseReason, FramingError, GatewayError, type CloseReasonName } from '.
 import type { Logger } from './log.js';
 import { MqttFramer, PacketType, packetType } from './mqtt/framer.js';
 import { PacketDecoder, disconnectPacket, protocolName, type IConnectPacket } from './mqtt/codec.js';
-import type { ClientStream } from './net/client-stream.js';
+import type { ClientEvents, ClientStream } from './net/client-stream.js';
 import { ConnectionMeter } from './connection-meter.js';
 import type { Metrics } from './metrics.js';
 import type { ClientLink, Upstream, UpstreamSession } from './upstream/upstream.js';
@@ -39,7 +39,7 @@ type State = 'awaitingConnect' | 'opening' | 'open' | 'closed';
  * the edge rules (CONNECT first, in time, within the size limit), then joins it to the upstream
  * with backpressure both ways. Logs one line when it opens and one when it closes.
  */
-export class Connection {
+export class Connection implements ClientEvents {
   private state: State = 'awaitingConnect';
   private readonly framer: MqttFramer;
   private session: UpstreamSession | undefined;
@@ -69,16 +69,8 @@ export class Connection {
     this.log = options.log.child(this.logBindings());
     this.meter = options.metrics && new ConnectionMeter(options.metrics, client.transport);
     this.framer = new MqttFramer(options.maxPreAuthPacketSize ?? options.maxPacketSize, (packet) => this.onPacket(packet));
-    const { duplex } = client;
-    duplex.on('data', (chunk: Buffer) => this.onData(chunk));
-    duplex.on('end', () => this.onClientEnd());
-    duplex.on('close', () => this.onClientClose());
-    duplex.on('error', (err: Error) => {
-      this.log.debug({ err }, 'client connection error');
-      this.reason ??= 'clientClosed';
-    });
-    client.onRefused((reason) => this.abort(reason));
     this.connectTimer = setTimeout(() => this.abort('connectTimeout'), options.connectTimeoutMs).unref();
+    client.listen(this);
   }
 
   private logBindings(): { conn: string; remote: string; transport: string } {
@@ -94,7 +86,7 @@ export class Connection {
     this.reason ??= 'serverShutdown';
     // Already being closed: its input must keep draining, or its stream never closes.
     if (this.discarding) return;
-    this.client.duplex.pause();
+    this.client.pause();
     if (this.state === 'awaitingConnect') {
       this.client.end('serverShutdown');
       this.discardInput();
@@ -104,10 +96,10 @@ export class Connection {
   /** Ends the client at once (shutdown deadline passed). */
   destroy(): void {
     this.abort(this.reason ?? 'serverShutdown');
-    this.client.duplex.destroy();
+    this.client.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.meter?.received(chunk);
     if (this.discarding) return;
@@ -128,7 +120,7 @@ export class Connection {
     switch (this.state) {
       case 'open':
         if (this.discarding || (this.gate && !this.gate.pass(packet))) return;
-        if (!(this.session as UpstreamSession).write(packet)) this.client.duplex.pause();
+        if (!(this.session as UpstreamSession).write(packet)) this.client.pause();
         return;
       case 'opening':
         if (this.discarding || (this.gate && !this.gate.pass(packet))) return;
@@ -167,7 +159,7 @@ export class Connection {
       'client connected',
     );
     this.state = 'opening';
-    this.client.duplex.pause();
+    this.client.pause();
     const admission = this.options.admit?.(connect, packet, this.log) ?? { accepted: true, connect, connectBytes: packet };
     if (!(admission instanceof Promise)) return this.onAdmitted(admission);
     admission.then(
@@ -186,7 +178,7 @@ export class Connection {
       this.log.warn({ reason: CloseReason[admission.reason].text, detail: admission.detail }, 'CONNECT refused at the edge');
       this.bytesOut += admission.connack.length;
       this.meter?.sent(admission.connack);
-      this.client.duplex.write(admission.connack);
+      this.client.write(admission.connack);
       this.client.end(admission.reason);
       this.discardInput();
       return;
@@ -198,7 +190,7 @@ export class Connection {
     if (inspector) {
       const reply = (bytes: Buffer): void => {
         this.bytesOut += bytes.length;
-        this.client.duplex.write(bytes);
+        this.client.write(bytes);
       };
       const gate = new PacketGate(inspector, reply, (reason, detail) => this.abort(reason, detail));
       this.gate = gate;
@@ -224,18 +216,18 @@ export class Connection {
     }
     this.session = session;
     this.state = 'open';
-    session.onDrain(() => this.client.duplex.resume());
+    session.onDrain(() => this.client.resume());
     const waiting = this.waiting;
     this.waiting = [];
     session.cork?.();
     const flowing = waiting.map((packet) => session.write(packet)).every(Boolean);
     session.uncork?.();
     if (this.clientEnded) session.end();
-    else if (flowing && this.reason === undefined) this.client.duplex.resume();
+    else if (flowing && this.reason === undefined) this.client.resume();
   }
 
   private link(connect: IConnectPacket, connectBytes: Buffer): ClientLink {
-    const duplex = this.client.duplex;
+    const client = this.client;
     return {
       conn: this.options.conn,
       remote: this.client.remote,
@@ -249,11 +241,11 @@ export class Connection {
         if (this.muted) return true;
         this.bytesOut += bytes.length;
         this.meter?.sent(bytes);
-        const flowing = duplex.write(bytes);
+        const flowing = client.write(bytes);
         this.gate?.sent(bytes);
         return flowing;
       },
-      onDrain: (listener) => duplex.on('drain', listener),
+      onDrain: (listener) => client.onDrain(listener),
       close: (reason) => {
         this.reason ??= reason;
         this.client.end(this.reason);
@@ -262,8 +254,13 @@ export class Connection {
     };
   }
 
+  /** The transport refused the client's input: the client is closed with the transport's code. */
+  onRefused(reason: CloseReasonName, detail: string): void {
+    this.abort(reason, detail);
+  }
+
   /** The client will send no more: what it sent is delivered, then the upstream is ended cleanly. */
-  private onClientEnd(): void {
+  onEnd(): void {
     if (this.clientEnded) return;
     this.clientEnded = true;
     this.reason ??= 'clientClosed';
@@ -272,8 +269,8 @@ export class Connection {
     else if (this.state === 'awaitingConnect') this.client.end(this.reason);
   }
 
-  private onClientClose(): void {
-    this.onClientEnd();
+  onClose(): void {
+    this.onEnd();
     clearTimeout(this.connectTimer);
     this.cancelExpiry?.();
     // While opening, onUpstreamOpen still delivers what was waiting, then ends the session.
@@ -306,7 +303,7 @@ export class Connection {
     if (canSpeak && this.connect?.protocolVersion === 5 && 'mqtt5' in entry) {
       const disconnect = disconnectPacket(entry.mqtt5);
       this.bytesOut += disconnect.length;
-      this.client.duplex.write(disconnect);
+      this.client.write(disconnect);
     }
     this.muted = true;
     this.client.end(reason);
@@ -334,6 +331,6 @@ export class Connection {
    */
   private discardInput(): void {
     this.discarding = true;
-    this.client.duplex.resume();
+    this.client.resume();
   }
 }

@@ -11,6 +11,7 @@ export const CloseReason = {
   protocolError: { ws: 1002, text: 'protocol error', mqtt5: 0x82 },
   firstPacketNotConnect: { ws: 1002, text: 'first packet was not CONNECT' },
   textFrame: { ws: 1003, text: 'text frames are not MQTT' },
+  invalidPayload: { ws: 1007, text: 'invalid frame payload' },
   packetTooLarge: { ws: 1009, text: 'packet too large', mqtt5: 0x95 },
   connectTimeout: { ws: 1008, text: 'no CONNECT within the timeout' },
   tlsClientRefused: { ws: 1008, text: 'client certificate refused' },

@@ -8,8 +8,10 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { Connection } from './connection.js';
 import { createHttpRoutes, type HttpRoutes } from './net/http-routes.js';
-import { checkUpgrade, chooseSubprotocol, refuseUpgrade } from './net/upgrade.js';
-import { remoteAddress, socketClient, webSocketClient, type ClientStream } from './net/client-stream.js';
+import { checkUpgrade, chooseSubprotocol, offeredSubprotocols, refuseUpgrade, switchProtocols } from './net/upgrade.js';
+import { remoteAddress, SocketClient, type ClientStream } from './net/client-stream.js';
+import { WebSocketClient } from './net/websocket-client.js';
+import { DeflateWebSocketClient } from './net/deflate-websocket-client.js';
 import { listen } from './net/listen.js';
 import { peerCertificateSubject } from './tls/certificates.js';
 import { createMetrics, handshakeRefusalFor, type Metrics } from './metrics.js';
@@ -20,7 +22,7 @@ import type { Upstream } from './upstream/upstream.js';
 import { embeddedBroker } from './broker/embedded.js';
 import { backendNames, backendUpstream } from './upstream/backend.js';
 import { Edge } from './net/edge.js';
-import { keepPinging } from './net/ws-heartbeat.js';
+import { Heartbeat } from './net/ws-heartbeat.js';
 import { IdentityPolicy, type Identity } from './auth/identity.js';
 
 /** The ports actually bound (null: that listener is off). */
@@ -49,7 +51,9 @@ export class Gateway {
   /** Resolved when the last connection has closed (during shutdown). */
   private onEmpty: (() => void) | undefined;
   private readonly servers: net.Server[] = [];
-  private readonly wss: WebSocketServer;
+  /** The ws library serves the WebSockets that negotiate permessage-deflate; the others are read directly. */
+  private readonly deflate: WebSocketServer | undefined;
+  private readonly heartbeat: Heartbeat;
   private readonly routes: HttpRoutes;
   private nextConn = 0;
   private tls: TlsReloader | undefined;
@@ -67,13 +71,16 @@ export class Gateway {
     this.edge = new Edge(config, log);
     this.edge.limiter.onRefused = () => metrics.handshakeRefused('limit');
     this.identity = IdentityPolicy.fromConfig(config);
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: perMessageDeflate(config.wsCompression),
-      maxPayload: config.maxPacketSize,
-      handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
-    });
+    this.deflate = config.wsCompression
+      ? new WebSocketServer({
+          noServer: true,
+          clientTracking: false,
+          perMessageDeflate: perMessageDeflate(),
+          maxPayload: config.maxPacketSize,
+          handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
+        })
+      : undefined;
+    this.heartbeat = new Heartbeat(config.wsPingIntervalMs);
     this.routes = createHttpRoutes({
       httpUpstream: config.httpUpstream,
       ready: () => upstream.ready(),
@@ -185,9 +192,13 @@ export class Gateway {
         return refuseUpgrade(socket, auth.refusal);
       }
       socket.off('error', onError);
-      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) =>
-        this.acceptWebSocket(ws, transport, admitted, auth.identity, peer),
-      );
+      const info = { transport, remote: admitted.remote, addresses: admitted.addresses, peerCertificateSubject: peer };
+      if (this.deflate && offersDeflate(req)) {
+        this.deflate.handleUpgrade(req, socket, head, (ws: WebSocket) => this.acceptWebSocket(new DeflateWebSocketClient(ws, info), auth.identity));
+        return;
+      }
+      switchProtocols(socket, req, chooseSubprotocol(offeredSubprotocols(req)));
+      this.acceptWebSocket(new WebSocketClient(socket as net.Socket, head, this.config.maxPacketSize, info), auth.identity);
     }, (err: unknown) => {
       // A bug in a check must cost this one handshake, never the process.
       this.log.error({ remote: admitted.remote, err }, 'upgrade check failed');
@@ -197,16 +208,9 @@ export class Gateway {
 
   // A method of its own, so that the closures a live connection keeps do not hold the upgrade
   // request (headers, parser state) for the connection's whole life.
-  private acceptWebSocket(
-    ws: WebSocket,
-    transport: 'ws' | 'wss',
-    { remote, addresses }: Pick<ClientStream, 'remote' | 'addresses'>,
-    identity: Identity | null,
-    peer: string | undefined,
-  ): void {
-    ws.once('close', (code: number) => this.metrics.webSocketClosed(code));
-    const connection = this.accept({ ...webSocketClient(ws, transport, remote, peer), addresses }, identity, peer);
-    keepPinging(ws, this.config.wsPingIntervalMs, () => connection.closeFor('pongTimeout'));
+  private acceptWebSocket(client: WebSocketClient | DeflateWebSocketClient, identity: Identity | null): void {
+    this.accept(client, identity);
+    this.heartbeat.watch(client);
   }
 
   private acceptSocket(socket: net.Socket, transport: 'tcp' | 'tls'): void {
@@ -218,22 +222,23 @@ export class Gateway {
     }
     socket.setNoDelay(true);
     const peer = socket instanceof tls.TLSSocket ? peerCertificateSubject(socket) : undefined;
-    const { remote, addresses } = this.edge.addressesOf(socket);
-    this.accept({ ...socketClient(socket, transport, peer), remote, addresses }, null, peer);
+    this.accept(new SocketClient(socket, { transport, ...this.edge.addressesOf(socket), peerCertificateSubject: peer }), null);
   }
 
-  private accept(client: ClientStream, identity: Identity | null = null, peer?: string): Connection {
+  private accept(client: ClientStream, identity: Identity | null): Connection {
     const connection = new Connection(client, {
       conn: (++this.nextConn).toString(36),
       upstream: this.upstream,
       maxPacketSize: this.config.maxPacketSize,
       maxPreAuthPacketSize: this.config.maxPreAuthPacketSize,
-      admit: this.identity.admitter(identity, peer, this.pingsBeatIdleTimeout(client.transport)),
+      admit: this.identity.admitter(identity, client.peerCertificateSubject, this.pingsBeatIdleTimeout(client.transport)),
       connectTimeoutMs: this.config.connectTimeoutMs,
       log: this.log,
       metrics: this.metrics,
       onClosed: (closed) => {
         this.metrics.connectionClosed(client.transport);
+        if (client.closeCode !== undefined) this.metrics.webSocketClosed(client.closeCode);
+        this.heartbeat.forget(client);
         this.connections.delete(closed);
         if (this.connections.size === 0) this.onEmpty?.();
       },
@@ -275,6 +280,7 @@ export class Gateway {
       for (const connection of this.connections) connection.destroy();
     }
     this.routes.close();
+    this.heartbeat.close();
     this.tls?.close();
     this.edge.close();
     for (const server of this.servers) if (server instanceof http.Server) server.closeAllConnections();
@@ -285,4 +291,8 @@ export class Gateway {
     if (this.connections.size === 0) return Promise.resolve();
     return new Promise((resolve) => (this.onEmpty = resolve));
   }
+}
+
+function offersDeflate(req: http.IncomingMessage): boolean {
+  return /permessage-deflate/i.test(req.headers['sec-websocket-extensions'] ?? '');
 }

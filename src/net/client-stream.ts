@@ -1,79 +1,118 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { WebSocket } from 'ws';
-import type { Duplex } from 'node:stream';
-import { CloseReason, type CloseReasonName } from '../errors.js';
+import type { CloseReasonName } from '../errors.js';
 import type { Transport } from '../upstream/upstream.js';
-import { WebSocketDuplex } from './websocket-duplex.js';
 import type { ConnectionAddresses } from './client-address.js';
 
-/** A client connection as the rest of the gateway sees it, whatever carried it. */
-export interface ClientStream {
-  readonly duplex: Duplex;
+/** Who a client is, as far as its transport knows. */
+export interface ClientInfo {
   readonly transport: Transport;
   readonly remote: string;
   readonly peerCertificateSubject?: string | undefined;
   /** Client and gateway addresses as believed at the edge (a trusted proxy may have named the client). */
   readonly addresses?: ConnectionAddresses | undefined;
+}
+
+/** What a client stream reports, in this order: data, at most one refusal, end, close. */
+export interface ClientEvents {
+  /** MQTT bytes from the client, with no regard to packet boundaries [MQTT-6.0.0-2]. */
+  onData(bytes: Buffer): void;
+  /** The transport refused the client's input (a text frame, a broken or oversized frame); it is closing. */
+  onRefused(reason: CloseReasonName, detail: string): void;
+  /** The client will send no more. */
+  onEnd(): void;
+  /** The connection is gone. */
+  onClose(): void;
+}
+
+/**
+ * A client connection as the rest of the gateway sees it, whatever carried it: bytes in through
+ * `listen`, bytes out through `write`, with backpressure both ways (`pause`/`resume`, and `write`
+ * returning false until `onDrain`).
+ */
+export interface ClientStream extends ClientInfo {
+  /** A WebSocket's close code (for metrics), once it has closed. */
+  readonly closeCode?: number | undefined;
+  listen(events: ClientEvents): void;
+  /** false: the client's buffer is full; stop until the onDrain listener fires. */
+  write(bytes: Buffer): boolean;
+  onDrain(listener: () => void): void;
+  pause(): void;
+  resume(): void;
   /** Flush what was written, then close, saying why. */
   end(reason: CloseReasonName): void;
   /** Close now, saying why (a WebSocket close code; a raw TCP connection is dropped). */
   abort(reason: CloseReasonName): void;
-  /** Raised for input the transport itself refuses (a WebSocket text frame). */
-  onRefused(listener: (reason: CloseReasonName) => void): void;
+  /** Drop the connection at once. */
+  destroy(): void;
 }
 
 /** A peer that stops reading must not hold a closing connection open: flushing gets this long. */
-const FLUSH_DEADLINE_MS = 10_000;
+export const FLUSH_DEADLINE_MS = 10_000;
 
-/** A graceful end, once; if the flush has not finished by the deadline, `kill` ends it. */
-function endWithDeadline(duplex: Duplex, end: (reason: CloseReasonName) => void, kill: () => void): (reason: CloseReasonName) => void {
-  let ending = false;
-  return (reason) => {
-    if (ending) return;
-    ending = true;
-    end(reason);
-    const timer = setTimeout(kill, FLUSH_DEADLINE_MS).unref();
-    duplex.once('close', () => clearTimeout(timer));
-  };
+/** After `end`, the socket is dropped if it has not closed by the flush deadline. */
+export function destroyAfterDeadline(socket: Socket): void {
+  const timer = setTimeout(() => socket.destroy(), FLUSH_DEADLINE_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
-export function webSocketClient(
-  ws: WebSocket,
-  transport: 'ws' | 'wss',
-  remote: string,
-  peerCertificateSubject?: string,
-): ClientStream {
-  const duplex = new WebSocketDuplex(ws);
-  return {
-    duplex,
-    transport,
-    remote,
-    peerCertificateSubject,
-    end: endWithDeadline(
-      duplex,
-      (reason) => duplex.endWith(CloseReason[reason].ws, CloseReason[reason].text),
-      () => ws.terminate(),
-    ),
-    abort: (reason) => duplex.closeNow(CloseReason[reason].ws, CloseReason[reason].text),
-    onRefused: (listener) => duplex.on('text-frame', () => listener('textFrame')),
-  };
-}
+/** Raw MQTT over TCP or TLS: the socket itself. */
+export class SocketClient implements ClientStream {
+  readonly transport: 'tcp' | 'tls';
+  readonly remote: string;
+  readonly peerCertificateSubject: string | undefined;
+  readonly addresses: ConnectionAddresses | undefined;
+  private ending = false;
 
-export function socketClient(socket: Socket | TLSSocket, transport: 'tcp' | 'tls', peerCertificateSubject?: string): ClientStream {
-  return {
-    duplex: socket,
-    transport,
-    remote: remoteAddress(socket),
-    peerCertificateSubject,
-    end: endWithDeadline(
-      socket,
-      () => socket.end(),
-      () => socket.destroy(),
-    ),
-    abort: () => socket.destroy(),
-    onRefused: () => {},
-  };
+  constructor(
+    private readonly socket: Socket | TLSSocket,
+    info: ClientInfo & { transport: 'tcp' | 'tls' },
+  ) {
+    this.transport = info.transport;
+    this.remote = info.remote;
+    this.peerCertificateSubject = info.peerCertificateSubject;
+    this.addresses = info.addresses;
+  }
+
+  listen(events: ClientEvents): void {
+    const { socket } = this;
+    socket.on('data', (bytes: Buffer) => events.onData(bytes));
+    socket.on('end', () => events.onEnd());
+    socket.on('close', () => events.onClose());
+    // The socket closes after an error; 'close' reports it.
+    socket.on('error', () => {});
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on('drain', listener);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.socket.end();
+    destroyAfterDeadline(this.socket);
+  }
+
+  abort(): void {
+    this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 export function remoteAddress(socket: Socket): string {

@@ -18,7 +18,7 @@ export const WS_COMPRESSION_OPTIONS = {
   concurrencyLimit: 10,
 } as const satisfies PerMessageDeflateOptions;
 
-/** The ws server's perMessageDeflate option. */
-export function perMessageDeflate(enabled: boolean): PerMessageDeflateOptions | false {
-  return enabled ? { ...WS_COMPRESSION_OPTIONS, zlibDeflateOptions: { ...WS_COMPRESSION_OPTIONS.zlibDeflateOptions } } : false;
+/** The ws server's perMessageDeflate option (a fresh copy: ws keeps what it is given). */
+export function perMessageDeflate(): PerMessageDeflateOptions {
+  return { ...WS_COMPRESSION_OPTIONS, zlibDeflateOptions: { ...WS_COMPRESSION_OPTIONS.zlibDeflateOptions } };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -10,13 +11,20 @@ export interface UpgradePolicy {
   readonly atCapacity: () => boolean;
 }
 
-export type Refusal = { readonly status: number; readonly reason: string };
+export type Refusal = { readonly status: number; readonly reason: string; readonly headers?: Readonly<Record<string, string>> };
+
+/** The nonce a client sends: 16 bytes in base64 (RFC 6455 §4.1). */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** Appended to the client's key to prove the server speaks WebSocket (RFC 6455 §1.3). */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
  * The checks a WebSocket upgrade on an MQTT path passes, in order; the first that fails answers
  * with its HTTP status. (Path and header size are checked before: by routing, and by Node's parser.)
  */
 export function checkUpgrade(req: IncomingMessage, policy: UpgradePolicy): Refusal | null {
+  const malformed = checkHandshake(req);
+  if (malformed) return malformed;
   const origin = req.headers.origin?.toLowerCase();
   if (origin !== undefined && policy.allowedOrigins !== null && !policy.allowedOrigins.includes(origin)) {
     return { status: 403, reason: 'origin not allowed' };
@@ -27,6 +35,31 @@ export function checkUpgrade(req: IncomingMessage, policy: UpgradePolicy): Refus
     return { status: 400, reason: `subprotocol must be one of ${MQTT_SUBPROTOCOLS.join(', ')}` };
   }
   return null;
+}
+
+/** Is this a WebSocket opening handshake at all (RFC 6455 §4.2.1)? */
+function checkHandshake(req: IncomingMessage): Refusal | null {
+  if (req.method !== 'GET') return { status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' } };
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, reason: 'Upgrade must be websocket' };
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) return { status: 400, reason: 'missing or invalid Sec-WebSocket-Key' };
+  if (req.headers['sec-websocket-version'] !== '13') {
+    return { status: 426, reason: 'WebSocket version 13 is required', headers: { 'Sec-WebSocket-Version': '13' } };
+  }
+  return null;
+}
+
+/**
+ * Completes an opening handshake that passed checkUpgrade: from the next byte on, the socket
+ * carries WebSocket frames.
+ */
+export function switchProtocols(socket: Duplex, req: IncomingMessage, protocol: string | undefined): void {
+  const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${WEBSOCKET_GUID}`).digest('base64');
+  socket.write(
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Accept: ${accept}\r\n` +
+      (protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${protocol}\r\n`) +
+      '\r\n',
+  );
 }
 
 /** Sec-WebSocket-Protocol may be repeated and each may be a comma list (RFC 6455 §4.1). */
@@ -46,7 +79,7 @@ export function chooseSubprotocol(offered: Iterable<string>): string | undefined
 }
 
 /** Answers a refused upgrade with a real HTTP response, then drops the socket. */
-export function refuseUpgrade(socket: Duplex, { status, reason }: Refusal): void {
+export function refuseUpgrade(socket: Duplex, { status, reason, headers = {} }: Refusal): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -56,6 +89,7 @@ export function refuseUpgrade(socket: Duplex, { status, reason }: Refusal): void
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+      Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -44,12 +44,12 @@ test('a client that does not answer pings is closed at the next interval', async
   const { ws } = await wsHandshake(gw.wsUrl, { autoPong: false });
   assert.ok(ws);
   ws.send(connect('silent-peer', 30));
-  const openedAt = Date.now();
-  let pinged = false;
-  ws.on('ping', () => (pinged = true));
+  let firstPingAt: number | undefined;
+  ws.on('ping', () => (firstPingAt ??= Date.now()));
   await within(new Promise((resolve) => ws.once('close', resolve)), 5000, 'the silent client to be closed');
-  assert.ok(pinged);
-  assert.ok(Date.now() - openedAt >= 2 * pingMs - 50, 'closed only after a ping went unanswered for a whole interval');
+  assert.ok(firstPingAt !== undefined, 'pinged before being closed');
+  // Timers may fire a few milliseconds early or late; a whole interval is the point.
+  assert.ok(Date.now() - firstPingAt >= pingMs - 20, 'closed only after a ping went unanswered for a whole interval');
   await waitFor(() => logLines(gw.logs, 'closing client', { clientId: 'silent-peer', reason: 'no pong to a WebSocket ping' }).length === 1, 'the close log line');
 });
 

@@ -1,0 +1,133 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { connectPacket } from '../../helpers/raw-ws.js';
+import { waitEvent, waitFor, within } from '../../helpers/wait.js';
+
+/**
+ * The WebSocket protocol itself (RFC 6455) as the gateway speaks it on the MQTT path, seen from
+ * real clients: the ws library, and a raw TCP socket for what no well-behaved client sends.
+ * The embedded broker answers, so no backend is needed.
+ */
+
+let gw: TestGateway;
+before(async () => {
+  gw = await startGateway({ MQTT_PORT: '', MQTTS_PORT: '', HTTPS_PORT: '' });
+});
+after(() => gw.close());
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+function request(headers: Record<string, string> = {}, method = 'GET'): string {
+  const all = { Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, 'Sec-WebSocket-Protocol': 'mqtt', ...headers };
+  return `${method} /mqtt HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+}
+
+function maskedFrame(opcode: number, payload: Buffer, masked = true): Buffer {
+  const header = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]);
+  if (!masked) return Buffer.concat([header, payload]);
+  const mask = randomBytes(4);
+  return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)))]);
+}
+
+/** A raw TCP peer that sends `bytes` at once and gathers the answer: the HTTP head, then the server's frames. */
+async function rawPeer(bytes: Buffer): Promise<{ head: () => string; frames: () => { opcode: number; payload: Buffer }[]; ended: Promise<void> }> {
+  const socket = net.connect({ host: '127.0.0.1', port: gw.ports.http as number });
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await waitEvent(socket, 'connect');
+  socket.write(bytes);
+  const split = (): number => received.indexOf('\r\n\r\n');
+  return {
+    head: () => (split() < 0 ? '' : received.subarray(0, split()).toString()),
+    frames: () => {
+      const frames: { opcode: number; payload: Buffer }[] = [];
+      let at = split() + 4;
+      // Server frames here are short: a 7-bit length, no mask.
+      while (split() >= 0 && at + 2 <= received.length && at + 2 + ((received[at + 1] as number) & 0x7f) <= received.length) {
+        const length = (received[at + 1] as number) & 0x7f;
+        frames.push({ opcode: (received[at] as number) & 0x0f, payload: received.subarray(at + 2, at + 2 + length) });
+        at += 2 + length;
+      }
+      return frames;
+    },
+    ended,
+  };
+}
+
+test('the handshake answers 101 with the RFC 6455 accept key, and bytes sent right behind it are read', async () => {
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('behind-handshake'))]));
+  const connack = await waitFor(() => peer.frames().find((f) => f.opcode === 0x2), 'a binary frame');
+  assert.match(peer.head(), /^HTTP\/1\.1 101 /);
+  // The example of RFC 6455 §1.3.
+  assert.match(peer.head(), /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=(\r\n|$)/);
+  assert.match(peer.head(), /\r\nSec-WebSocket-Protocol: mqtt(\r\n|$)/);
+  assert.deepEqual([...connack.payload], [0x20, 0x02, 0x00, 0x00], 'CONNACK, accepted');
+});
+
+test('a handshake that is not WebSocket 13 is refused: 426 naming the version, 400 for a bad key, 405 for a POST', async () => {
+  const status = async (bytes: string): Promise<string> => {
+    const peer = await rawPeer(Buffer.from(bytes));
+    await within(peer.ended, 5000, 'the refused socket to close');
+    return peer.head();
+  };
+  const wrongVersion = await status(request({ 'Sec-WebSocket-Version': '8' }));
+  assert.match(wrongVersion, /^HTTP\/1\.1 426 /);
+  assert.match(wrongVersion, /\r\nSec-WebSocket-Version: 13(\r\n|$)/);
+  assert.match(await status(request({ 'Sec-WebSocket-Key': 'short' })), /^HTTP\/1\.1 400 /);
+  assert.match(await status(request({}, 'POST')), /^HTTP\/1\.1 405 /);
+});
+
+test('an unmasked client frame fails the connection: a 1002 close frame, then the socket ends', async () => {
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('unmasked'), false)]));
+  await within(peer.ended, 5000, 'the gateway to end the connection');
+  const close = peer.frames().find((f) => f.opcode === 0x8);
+  assert.equal(close?.payload.readUInt16BE(0), 1002);
+  await waitFor(() => gw.logs.some((l) => l.msg === 'closing client' && l.reason === 'protocol error' && /masked/.test(String(l.detail))), 'the close log line');
+});
+
+test('a ping is answered with a pong carrying its payload', async () => {
+  const ws = new WebSocket(gw.wsUrl, 'mqtt');
+  await waitEvent(ws, 'open');
+  ws.ping(Buffer.from('are you there'));
+  const [payload] = await waitEvent<[Buffer]>(ws, 'pong');
+  assert.equal(payload.toString(), 'are you there');
+  ws.close();
+  await waitEvent(ws, 'close');
+});
+
+test("a client's close is answered with its own code, and the connection is counted closed", async () => {
+  const ws = new WebSocket(gw.wsUrl, 'mqtt');
+  await waitEvent(ws, 'open');
+  ws.send(connectPacket('closer'));
+  await waitEvent(ws, 'message');
+  ws.close(4000, 'done here');
+  const [code] = await waitEvent<[number]>(ws, 'close');
+  assert.equal(code, 4000);
+  await waitFor(() => gw.logs.some((l) => l.msg === 'client disconnected' && l.clientId === 'closer'), 'the close log line');
+});
+
+test('a message fragmented across frames, with a ping between, carries MQTT packets split anywhere [MQTT-6.0.0-2]', async () => {
+  const peer = await rawPeer(
+    Buffer.concat([
+      Buffer.from(request()),
+      frameWith(0x2, connectPacket('fragments').subarray(0, 5), false),
+      maskedFrame(0x9, Buffer.from('p')),
+      frameWith(0x0, connectPacket('fragments').subarray(5), true),
+    ]),
+  );
+  await waitFor(() => peer.frames().some((f) => f.opcode === 0xa) && peer.frames().some((f) => f.opcode === 0x2), 'a pong and the CONNACK');
+  assert.deepEqual([...(peer.frames().find((f) => f.opcode === 0x2)?.payload ?? [])], [0x20, 0x02, 0x00, 0x00]);
+});
+
+/** A masked frame with FIN as given. */
+function frameWith(opcode: number, payload: Buffer, fin: boolean): Buffer {
+  const frame = maskedFrame(opcode, payload);
+  frame[0] = (fin ? 0x80 : 0) | opcode;
+  return frame;
+}
