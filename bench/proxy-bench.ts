@@ -159,18 +159,20 @@ async function measureIdle(kind: ProxyKind, transport: 'ws' | 'wss', options: Be
         connections: value?.opened ?? null,
         rssKiBPerConnection: value?.rssKiBPerConnection ?? null,
         pssKiBPerConnection: value?.pssKiBPerConnection ?? null,
+        rssKiBPerConnectionFromZero: value?.rssKiBPerConnectionFromZero ?? null,
         error,
       };
       if (value !== null) {
         progress(
           `${name} ${transport}: ${format(value.opened)} idle connections, ` +
-            `${value.rssKiBPerConnection.toFixed(1)} KiB RSS / ${value.pssKiBPerConnection.toFixed(1)} KiB PSS each`,
+            `${value.rssKiBPerConnection.toFixed(1)} KiB RSS / ${value.pssKiBPerConnection.toFixed(1)} KiB PSS each ` +
+            `(${value.rssKiBPerConnectionFromZero.toFixed(1)} KiB RSS from zero)`,
         );
       }
     },
   );
   if (startError !== null) results.errors.push(`${name} (${transport}): ${startError}`);
   results.proxy.memory.push(
-    row ?? { system: name, transport, connections: null, rssKiBPerConnection: null, pssKiBPerConnection: null, error: startError },
+    row ?? { system: name, transport, connections: null, rssKiBPerConnection: null, pssKiBPerConnection: null, rssKiBPerConnectionFromZero: null, error: startError },
   );
 }

@@ -80,10 +80,11 @@ function proxyTables(results: Results): string[] {
       decimal(1)(r.pssKiBPerConnection),
       ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.nginx)),
       ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.websockify)),
+      decimal(1)(r.rssKiBPerConnectionFromZero),
     ]);
     out.push(
-      '#### Memory per idle connection, KiB (lower is better; ratios on PSS)\n\n' +
-        table(['system', 'connections', 'RSS / conn', 'PSS / conn', '÷ nginx', '÷ websockify'], rows),
+      '#### Memory per idle connection, KiB (lower is better; slope from half the connections to all, ratios on PSS)\n\n' +
+        table(['system', 'connections', 'RSS / conn', 'PSS / conn', '÷ nginx', '÷ websockify', 'RSS / conn from zero'], rows),
     );
   }
 

@@ -51,8 +51,11 @@ export interface MemoryRow {
   readonly system: string;
   readonly transport: 'ws' | 'wss';
   readonly connections: number | null;
+  /** The slope from half the connections to all of them. */
   readonly rssKiBPerConnection: number | null;
   readonly pssKiBPerConnection: number | null;
+  /** RSS added by all the connections, fixed costs included, divided among them. */
+  readonly rssKiBPerConnectionFromZero: number | null;
   readonly error: string | null;
 }
 

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BenchClient } from './mqtt-client.js';
-import type { HoldJob, HoldResult, IdleJob, IdleResult, Target } from './jobs.js';
+import type { HoldJob, HoldResult, IdleJob, IdleResult, MemoryKiB, Target } from './jobs.js';
 import { availableMemoryMiB, processCount, treeMemory } from '../proc.js';
 
 const WARMUP_CONNECTIONS = 20;
@@ -58,6 +58,11 @@ function closeAll(clients: readonly BenchClient[]): void {
   for (const client of clients) client.close();
 }
 
+/**
+ * Memory per idle connection is the slope between half the connections and all of them, so that
+ * a cost paid once (a runtime's young generation filling up, a worker's buffers) is not spread over
+ * the connections. The cost from zero is reported beside it.
+ */
 export async function runIdle(job: IdleJob): Promise<IdleResult> {
   // Let the system allocate its per-process structures before the baseline.
   const warm = await openMany(job.target, WARMUP_CONNECTIONS, job.concurrency, () => null);
@@ -66,22 +71,33 @@ export async function runIdle(job: IdleJob): Promise<IdleResult> {
   await sleep(WARMUP_SETTLE_MS);
 
   const before = treeMemory(job.watch);
-  const outcome = await openMany(job.target, job.count, job.concurrency, () => null);
+  const clients: BenchClient[] = [];
   try {
-    if (outcome.stoppedBy !== null) throw new Error(`after ${outcome.clients.length} connections: ${outcome.stoppedBy}`);
-    await sleep(job.settleMs);
-    const after = treeMemory(job.watch);
-    const opened = outcome.clients.length;
+    const half = Math.floor(job.count / 2);
+    const middle = await openAndSettle(job, half, clients);
+    const after = await openAndSettle(job, job.count - half, clients);
+    const slope = (from: MemoryKiB, to: MemoryKiB, key: 'rssKiB' | 'pssKiB'): number => (to[key] - from[key]) / (clients.length - half);
     return {
-      opened,
+      opened: clients.length,
       before,
+      middle,
       after,
-      rssKiBPerConnection: (after.rssKiB - before.rssKiB) / opened,
-      pssKiBPerConnection: (after.pssKiB - before.pssKiB) / opened,
+      rssKiBPerConnection: slope(middle, after, 'rssKiB'),
+      pssKiBPerConnection: slope(middle, after, 'pssKiB'),
+      rssKiBPerConnectionFromZero: (after.rssKiB - before.rssKiB) / clients.length,
     };
   } finally {
-    closeAll(outcome.clients);
+    closeAll(clients);
   }
+}
+
+/** Opens `count` more connections into `clients`, waits for the system to settle, and reads its memory. */
+async function openAndSettle(job: IdleJob, count: number, clients: BenchClient[]): Promise<MemoryKiB> {
+  const outcome = await openMany(job.target, count, job.concurrency, () => null);
+  clients.push(...outcome.clients);
+  if (outcome.stoppedBy !== null) throw new Error(`after ${clients.length} connections: ${outcome.stoppedBy}`);
+  await sleep(job.settleMs);
+  return treeMemory(job.watch);
 }
 
 export async function runHold(job: HoldJob): Promise<HoldResult> {

@@ -85,9 +85,14 @@ export interface MemoryKiB {
 export interface IdleResult {
   readonly opened: number;
   readonly before: MemoryKiB;
+  /** With half the connections open. */
+  readonly middle: MemoryKiB;
   readonly after: MemoryKiB;
+  /** The slope from half the connections to all of them. */
   readonly rssKiBPerConnection: number;
   readonly pssKiBPerConnection: number;
+  /** Everything the connections added, fixed costs included, divided among them. */
+  readonly rssKiBPerConnectionFromZero: number;
 }
 
 /** Open connections until `max`, the first failure, the time budget or a memory guard; then hold them. */
