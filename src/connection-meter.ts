@@ -1,5 +1,5 @@
 import type { CloseReasonName } from './errors.js';
-import type { Metrics } from './metrics.js';
+import type { Cell, Metrics, Traffic } from './metrics.js';
 import { connackCode, connackCodeName } from './mqtt/connack.js';
 import { PacketType, packetType } from './mqtt/framer.js';
 import type { Transport } from './upstream/upstream.js';
@@ -17,24 +17,27 @@ export class ConnectionMeter {
   private outcomeKnown = false;
   /** The first bytes sent to the client, kept until the CONNACK's code can be read. */
   private head: Buffer | undefined;
+  private readonly traffic: Traffic;
 
   constructor(
     private readonly metrics: Metrics,
-    private readonly transport: Transport,
-  ) {}
+    transport: Transport,
+  ) {
+    this.traffic = metrics.traffic(transport);
+  }
 
   received(chunk: Buffer): void {
-    this.metrics.bytes('in', this.transport, chunk.length);
+    this.traffic.bytesIn.value += chunk.length;
   }
 
   packet(packet: Buffer): void {
     const type = packetType(packet);
-    this.metrics.packet('in', type);
+    (this.traffic.packetsIn[type] as Cell).value++;
     if (type === PacketType.connect) this.connectSeen = true;
   }
 
   sent(bytes: Buffer): void {
-    this.metrics.bytes('out', this.transport, bytes.length);
+    this.traffic.bytesOut.value += bytes.length;
     if (this.outcomeKnown || !this.connectSeen) return;
     const head = this.head ? Buffer.concat([this.head, bytes.subarray(0, CONNACK_HEAD_BYTES)]) : bytes;
     const code = connackCode(head);

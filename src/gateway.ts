@@ -198,6 +198,7 @@ export class Gateway {
         return;
       }
       switchProtocols(socket, req, chooseSubprotocol(offeredSubprotocols(req)));
+      (socket as net.Socket).setNoDelay(true);
       this.acceptWebSocket(new WebSocketClient(socket as net.Socket, head, this.config.maxPacketSize, info), auth.identity);
     }, (err: unknown) => {
       // A bug in a check must cost this one handshake, never the process.

@@ -11,9 +11,6 @@ export type HandshakeRefusal = 'path' | 'origin' | 'subprotocol' | 'header_size'
  */
 export type ConnectOutcome = 'accepted' | 'refused' | 'timeout' | 'not_connect' | 'abandoned';
 
-/** `in`: client to gateway; `out`: gateway to client. */
-export type Direction = 'in' | 'out';
-
 export type BackendFailure = 'timeout' | 'unreachable';
 
 /**
@@ -31,9 +28,8 @@ export interface Metrics {
   /** The close code of a WebSocket connection, as it ended. */
   webSocketClosed(code: number): void;
   connectOutcome(outcome: ConnectOutcome, reason?: string): void;
-  bytes(direction: Direction, listener: Transport, count: number): void;
-  /** One MQTT packet of this type (the high nibble of its first byte). */
-  packet(direction: Direction, type: number): void;
+  /** Where one listener's traffic is counted; fetched once per connection, added to per chunk. */
+  traffic(listener: Transport): Traffic;
   backendConnected(seconds: number): void;
   backendConnectFailed(reason: BackendFailure): void;
   tlsReloaded(result: 'ok' | 'refused'): void;
@@ -77,26 +73,38 @@ function closeCodeLabel(code: number): string {
   return 'other';
 }
 
+/** A number to add to on a hot path; its sum goes to prom-client when it collects. */
+export interface Cell {
+  value: number;
+}
+
+/** The counters of one listener's traffic: bytes each way, and packets from clients by type (0-15). */
+export interface Traffic {
+  readonly bytesIn: Cell;
+  readonly bytesOut: Cell;
+  readonly packetsIn: readonly Cell[];
+}
+
 /**
- * A counter bumped on every chunk would hash its labels each time; these add to plain numbers
- * and hand the sums to prom-client when it collects.
+ * A counter bumped on every chunk would hash its labels each time; its cells are plain numbers,
+ * made once per label set, and handed to prom-client when it collects.
  */
 class HotCounter {
-  private readonly pending = new Map<string, { labels: Record<string, string>; value: number }>();
+  private readonly cells: { labels: Record<string, string>; cell: Cell }[] = [];
 
   constructor(readonly counter: Counter<string>) {}
 
-  add(key: string, labels: () => Record<string, string>, value: number): void {
-    const entry = this.pending.get(key);
-    if (entry) entry.value += value;
-    else this.pending.set(key, { labels: labels(), value });
+  cell(labels: Record<string, string>): Cell {
+    const cell = { value: 0 };
+    this.cells.push({ labels, cell });
+    return cell;
   }
 
   flush(): void {
-    for (const entry of this.pending.values()) {
-      if (entry.value === 0) continue;
-      this.counter.inc(entry.labels, entry.value);
-      entry.value = 0;
+    for (const { labels, cell } of this.cells) {
+      if (cell.value === 0) continue;
+      this.counter.inc(labels, cell.value);
+      cell.value = 0;
     }
   }
 }
@@ -156,6 +164,9 @@ export function createMetrics(): Metrics & { readonly registry: Registry } {
       collect: () => packets.flush(),
     }),
   );
+  // Packets are counted by type only, whatever the listener: one set of cells serves every listener.
+  const packetsIn = Array.from({ length: 16 }, (_, type) => packets.cell({ direction: 'in', type: PACKET_NAMES[type] ?? 'reserved' }));
+  const traffic = new Map<Transport, Traffic>();
   const backendLatency = new Histogram({
     name: `${PREFIX}backend_connect_seconds`,
     help: 'Time to open a connection to the backend broker (TCP, or TCP + TLS).',
@@ -211,11 +222,13 @@ export function createMetrics(): Metrics & { readonly registry: Registry } {
     connectOutcome(outcome, reason) {
       connects.inc(reason === undefined ? { outcome } : { outcome, reason });
     },
-    bytes(direction, listener, count) {
-      bytes.add(direction + listener, () => ({ direction, listener }), count);
-    },
-    packet(direction, type) {
-      packets.add(direction + type, () => ({ direction, type: PACKET_NAMES[type] ?? 'reserved' }), 1);
+    traffic(listener) {
+      let found = traffic.get(listener);
+      if (found === undefined) {
+        found = { bytesIn: bytes.cell({ direction: 'in', listener }), bytesOut: bytes.cell({ direction: 'out', listener }), packetsIn };
+        traffic.set(listener, found);
+      }
+      return found;
     },
     backendConnected(seconds) {
       backendLatency.observe(seconds);

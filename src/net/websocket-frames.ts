@@ -39,16 +39,27 @@ export class FrameReader {
   private inMessage = false;
   private messageBytes = 0;
   private stopped = false;
+  private refusal: { reason: FrameRefusal; detail: string } | undefined;
+  /** Within the chunk being read: payload gathered at [gatheredFrom, gathered) and not yet handed on. */
+  private gatheredFrom = 0;
+  private gathered = 0;
 
   constructor(
     private readonly maxMessageBytes: number,
     private readonly sink: FrameSink,
   ) {}
 
+  /**
+   * Reads a chunk from the socket. The payload bytes it holds are unmasked and gathered at its
+   * front, over the frame headers, and handed on as one view: one delivery per read, however many
+   * frames it held (browsers send one packet per frame).
+   */
   push(chunk: Buffer): void {
     if (this.stopped) return;
     const data = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
     this.partial = undefined;
+    this.gatheredFrom = 0;
+    this.gathered = 0;
     let at = 0;
     while (at < data.length && !this.stopped) {
       if (!this.inFrame) {
@@ -56,10 +67,10 @@ export class FrameReader {
         if (used === 0) {
           // Copied, so that a few header bytes do not keep a whole read buffer alive.
           if (!this.stopped) this.partial = Buffer.from(data.subarray(at));
-          return;
+          break;
         }
         at += used;
-        if (this.left === 0) this.endFrame();
+        if (this.left === 0) this.endFrame(data);
         continue;
       }
       const end = Math.min(data.length, at + this.left);
@@ -67,11 +78,25 @@ export class FrameReader {
       unmask(bytes, this.mask, this.maskOffset);
       this.maskOffset = (this.maskOffset + bytes.length) & 3;
       this.left -= bytes.length;
+      if (this.opcode >= Opcode.close) {
+        (this.controlParts ??= []).push(bytes);
+      } else {
+        if (at !== this.gathered) data.copyWithin(this.gathered, at, end);
+        this.gathered += end - at;
+      }
       at = end;
-      if (this.opcode >= Opcode.close) (this.controlParts ??= []).push(bytes);
-      else this.sink.binary(bytes);
-      if (this.left === 0) this.endFrame();
+      if (this.left === 0) this.endFrame(data);
     }
+    this.deliver(data);
+    if (this.refusal) this.sink.refused(this.refusal.reason, this.refusal.detail);
+  }
+
+  /** Hands on the payload gathered so far; what follows it in order (a control frame, a refusal) comes after. */
+  private deliver(data: Buffer): void {
+    if (this.gathered === this.gatheredFrom) return;
+    const bytes = data.subarray(this.gatheredFrom, this.gathered);
+    this.gatheredFrom = this.gathered;
+    this.sink.binary(bytes);
   }
 
   /** Reads a frame header at `at`: its size, or 0 when it is not all here yet (or was refused). */
@@ -113,17 +138,19 @@ export class FrameReader {
     return size;
   }
 
-  private endFrame(): void {
+  private endFrame(data: Buffer): void {
     this.inFrame = false;
     if (this.opcode < Opcode.close) return;
     const parts = this.controlParts ?? [];
     this.controlParts = undefined;
+    this.deliver(data);
     this.sink.control(this.opcode, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
   }
 
+  /** Stops reading; the refusal is told once the payload before it has been handed on. */
   private refuse(reason: FrameRefusal, detail: string): 0 {
     this.stopped = true;
-    this.sink.refused(reason, detail);
+    this.refusal = { reason, detail };
     return 0;
   }
 }

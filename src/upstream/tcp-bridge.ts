@@ -125,8 +125,6 @@ function serverName(host: string): string | undefined {
 class BridgeSession implements UpstreamSession {
   readonly closed: Promise<void>;
   private lingerTimer: NodeJS.Timeout | undefined;
-  private corked = false;
-  private flushQueued = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -160,27 +158,14 @@ class BridgeSession implements UpstreamSession {
     this.socket.on('drain', listener);
   }
 
-  /**
-   * The packets of every frame read from one client TCP read go to the backend in one write: the
-   * socket stays corked until a microtask after the last uncork, when the whole read is handled.
-   */
+  /** The packets of one client read go to the backend in one write. */
   cork(): void {
-    if (this.corked) return;
-    this.corked = true;
     this.socket.cork();
   }
 
   uncork(): void {
-    if (!this.corked || this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(this.flush);
-  }
-
-  private readonly flush = (): void => {
-    this.flushQueued = false;
-    this.corked = false;
     this.socket.uncork();
-  };
+  }
 
   end(): void {
     if (this.lingerTimer) return;

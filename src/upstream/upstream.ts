@@ -34,7 +34,7 @@ export interface UpstreamSession {
   /** One whole MQTT packet from the client. false: stop sending until the onDrain listener fires. */
   write(packet: Buffer): boolean;
   onDrain(listener: () => void): void;
-  /** Groups the writes of one incoming chunk, so they reach the upstream together. */
+  /** Groups the writes of one chunk read from the client, so they reach the upstream together. */
   cork?(): void;
   uncork?(): void;
   /** The client finished sending: flush what was written, then close (clean). */

@@ -145,3 +145,22 @@ test('unmask starts at any offset within the mask, so a frame may be unmasked pi
   unmask(whole, mask, 0);
   assert.ok(whole.equals(plain), 'masking twice gives the plain bytes back');
 });
+
+test('the payloads of one read are handed on as one view, before a control frame that follows them', () => {
+  const order: string[] = [];
+  const r = new FrameReader(1 << 20, {
+    binary: (bytes) => order.push(`data:${bytes.toString()}`),
+    control: (opcode) => order.push(`control:${opcode}`),
+    refused: (reason) => order.push(`refused:${reason}`),
+  });
+  r.push(
+    Buffer.concat([
+      clientFrame(Opcode.binary, Buffer.from('ab')),
+      clientFrame(Opcode.binary, Buffer.from('cd')),
+      clientFrame(Opcode.ping, Buffer.from('p')),
+      clientFrame(Opcode.binary, Buffer.from('ef')),
+      clientFrame(Opcode.text, Buffer.from('no')),
+    ]),
+  );
+  assert.deepEqual(order, ['data:abcd', `control:${Opcode.ping}`, 'data:ef', 'refused:textFrame']);
+});
