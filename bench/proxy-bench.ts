@@ -24,7 +24,7 @@ export async function runProxyComparison(options: BenchOptions, results: Results
     await measureFlows(kind, options, results);
 
     await measureIdle(kind, 'ws', options, results);
-    if (kind === 'gateway') await measureIdle(kind, 'wss', options, results);
+    if (kind === 'gateway' || kind === 'nginx') await measureIdle(kind, 'wss', options, results);
 
     if (options.connections && RAMPED.includes(kind)) {
       progress(`${name}: ramping towards ${format(options.holdTarget)} connections`);

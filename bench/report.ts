@@ -71,15 +71,16 @@ function proxyTables(results: Results): string[] {
 
   const memory = results.proxy.memory;
   if (memory.length > 0) {
-    const reference = (system: string): number | null =>
-      memory.find((r) => r.system === system && r.transport === 'ws')?.pssKiBPerConnection ?? null;
+    // Each row is compared with the reference on the same transport (websockify has no wss).
+    const reference = (system: string, transport: 'ws' | 'wss'): number | null =>
+      memory.find((r) => r.system === system && r.transport === transport)?.pssKiBPerConnection ?? null;
     const rows = memory.map((r) => [
       r.transport === 'ws' ? r.system : `${r.system} (${r.transport})`,
       integer(r.connections),
       decimal(1)(r.rssKiBPerConnection),
       decimal(1)(r.pssKiBPerConnection),
-      ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.nginx)),
-      ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.websockify)),
+      ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.nginx, r.transport)),
+      ratio(r.pssKiBPerConnection, reference(PROXY_LABELS.websockify, r.transport)),
       decimal(1)(r.rssKiBPerConnectionFromZero),
     ]);
     out.push(

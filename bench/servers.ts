@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Spawned } from './spawn.js';
+import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { freePort, waitForPort, LOOPBACK } from './ports.js';
 import type { Target } from './load/jobs.js';
 
@@ -124,7 +125,7 @@ export const PROXY_LABELS: Record<ProxyKind, string> = {
 };
 
 export interface ProxyOptions {
-  /** Also serve wss with the gateway's self-signed development certificate. */
+  /** Also serve wss, with a self-signed development certificate made the gateway's way. */
   readonly tls?: boolean;
 }
 
@@ -165,9 +166,10 @@ export function startProxy(kind: ProxyKind, options: ProxyOptions = {}): Promise
 
       case 'nginx': {
         const port = await freePort();
-        const proxy = stack.add(startNginx(stack, port, mosquitto.wsPort));
-        await stack.ready(proxy, [port]);
-        return done(proxy, { ws: wsTarget(port) });
+        const tlsPort = options.tls ? await freePort() : null;
+        const proxy = stack.add(startNginx(stack, port, tlsPort, mosquitto.wsPort));
+        await stack.ready(proxy, tlsPort === null ? [port] : [port, tlsPort]);
+        return done(proxy, { ws: wsTarget(port), ...(tlsPort === null ? {} : { wss: wsTarget(tlsPort, 'mqtt', 'wss') }) });
       }
 
       case 'websockify': {
@@ -207,9 +209,19 @@ function startGateway(stack: Stack, ports: Record<string, string>): Spawned {
   return new Spawned('gateway', process.execPath, [...nodeArgs, GATEWAY_MAIN], { env, cwd: stack.dir });
 }
 
-function startNginx(stack: Stack, port: number, upstreamPort: number): Spawned {
+function startNginx(stack: Stack, port: number, tlsPort: number | null, upstreamPort: number): Spawned {
   const temp = (name: string): string => path.join(stack.dir, name);
   const conf = temp('nginx.conf');
+  let tls = '';
+  if (tlsPort !== null) {
+    const { certPem, keyPem } = generateSelfSignedCertificate('localhost');
+    writeFileSync(temp('server.crt'), certPem);
+    writeFileSync(temp('server.key'), keyPem);
+    tls = `listen ${LOOPBACK}:${tlsPort} ssl;
+    ssl_certificate ${temp('server.crt')};
+    ssl_certificate_key ${temp('server.key')};
+    ssl_protocols TLSv1.2 TLSv1.3;`;
+  }
   writeFileSync(
     conf,
     `worker_processes 1;
@@ -228,6 +240,7 @@ http {
   scgi_temp_path ${temp('scgi')};
   server {
     listen ${LOOPBACK}:${port};
+    ${tls}
     location / {
       proxy_pass http://${LOOPBACK}:${upstreamPort};
       proxy_http_version 1.1;

@@ -85,8 +85,9 @@ export class DeflateWebSocketClient implements ClientStream, Pingable {
     this.ws.terminate();
   }
 
+  /** As for WebSocketClient: silence while paused by backpressure proves nothing. */
   heartbeat(): void {
-    if (!this.answered) {
+    if (!this.answered && !this.ws.isPaused) {
       this.events?.onRefused('pongTimeout', 'no pong since the last ping');
       this.ws.terminate();
       return;

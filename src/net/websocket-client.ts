@@ -89,10 +89,13 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
     this.socket.destroy();
   }
 
-  /** Called by the heartbeat: a client that has not answered the last ping is gone. */
+  /**
+   * Called by the heartbeat: a client that has not answered the last ping is gone. While the socket
+   * is paused (backpressure) its pong may be waiting unread, so silence then proves nothing.
+   */
   heartbeat(): void {
     if (this.closeSent) return;
-    if (!this.answered) {
+    if (!this.answered && !this.socket.isPaused()) {
       this.events?.onRefused('pongTimeout', 'no pong since the last ping');
       this.socket.destroy();
       return;

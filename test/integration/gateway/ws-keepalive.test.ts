@@ -6,6 +6,7 @@ import { RecordingBackend } from '../../helpers/recording-backend.js';
 import { wsHandshake, tcpFrom, logLines } from '../../helpers/edge-clients.js';
 import { waitFor, within } from '../../helpers/wait.js';
 import { RawClient } from '../../helpers/raw-ws.js';
+import { publishBytes } from '../../helpers/raw-mqtt.js';
 
 /**
  * Keep-alive help for proxies with idle timeouts: the gateway pings WebSocket clients every
@@ -73,4 +74,29 @@ test('a WebSocket client is not warned about its keep alive while server pings b
   await waitFor(() => logLines(gw.logs, 'client connected', { clientId: 'ka-ws-long' }).length === 1, 'the client to connect');
   assert.equal(gw.logs.filter((l) => l.clientId === 'ka-ws-long' && /proxy idle timeout/.test(String(l.msg))).length, 0);
   client.ws.close();
+});
+
+test('a client held back by backpressure is not taken for silent: its pongs wait unread, not missing', async () => {
+  const index = backend.connections.length;
+  const { ws } = await wsHandshake(gw.wsUrl);
+  assert.ok(ws);
+  const connectPacket = connect('held-back', 30);
+  ws.send(connectPacket);
+  // The backend stops reading: the gateway's writes to it back up, and it stops reading the client.
+  (await backend.received(index, connectPacket.length)).socket.pause();
+  const publish = publishBytes('t/held', Buffer.alloc(64 * 1024));
+  const topUp = (): void => {
+    while (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(publish);
+  };
+  topUp();
+  let pings = 0;
+  ws.on('ping', () => {
+    pings++;
+    topUp();
+  });
+  await waitFor(() => pings >= 5, 'five pings while held back', 5000);
+  assert.ok(ws.bufferedAmount > 0, 'the client was still held back');
+  assert.equal(ws.readyState, ws.OPEN);
+  assert.equal(logLines(gw.logs, 'closing client', { clientId: 'held-back' }).length, 0);
+  ws.terminate();
 });
