@@ -144,6 +144,8 @@ export class FrameReader {
     const parts = this.controlParts ?? [];
     this.controlParts = undefined;
     this.deliver(data);
+    // Nothing may follow a close frame (RFC 6455 §5.5.1): what does is not read.
+    if (this.opcode === Opcode.close) this.stopped = true;
     this.sink.control(this.opcode, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
   }
 
