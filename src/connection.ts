@@ -50,7 +50,6 @@ export class Connection implements ClientEvents {
   private discarding = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private reason: CloseReasonName | undefined;
-  private log: Logger;
   private connect: IConnectPacket | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -66,15 +65,20 @@ export class Connection implements ClientEvents {
     private readonly client: ClientStream,
     private readonly options: ConnectionOptions,
   ) {
-    this.log = options.log.child(this.logBindings());
     this.meter = options.metrics && new ConnectionMeter(options.metrics, client.transport);
     this.framer = new MqttFramer(options.maxPreAuthPacketSize ?? options.maxPacketSize, (packet) => this.onPacket(packet));
     this.connectTimer = setTimeout(() => this.abort('connectTimeout'), options.connectTimeoutMs).unref();
     client.listen(this);
   }
 
-  private logBindings(): { conn: string; remote: string; transport: string } {
-    return { conn: this.options.conn, remote: this.client.remote, transport: this.client.transport };
+  /**
+   * A logger with this connection's fields, made when something is logged and not kept: a child
+   * logger costs some hundreds of bytes, and an idle connection logs nothing.
+   */
+  private get log(): Logger {
+    const { conn } = this.options;
+    const { remote, transport } = this.client;
+    return this.options.log.child(this.connect ? { conn, remote, transport, clientId: this.connect.clientId } : { conn, remote, transport });
   }
 
   get clientId(): string | undefined {
@@ -152,8 +156,6 @@ export class Connection implements ClientEvents {
       return;
     }
     this.connect = connect;
-    // One child of the root logger, not a child of a child: every idle connection keeps it.
-    this.log = this.options.log.child({ ...this.logBindings(), clientId: connect.clientId });
     this.log.info(
       { username: connect.username, protocol: protocolName(connect.protocolVersion), keepalive: connect.keepalive },
       'client connected',
@@ -228,6 +230,7 @@ export class Connection implements ClientEvents {
 
   private link(connect: IConnectPacket, connectBytes: Buffer): ClientLink {
     const client = this.client;
+    const log = (): Logger => this.log;
     return {
       conn: this.options.conn,
       remote: this.client.remote,
@@ -236,7 +239,9 @@ export class Connection implements ClientEvents {
       connect,
       connectBytes,
       peerCertificateSubject: this.client.peerCertificateSubject,
-      log: this.log,
+      get log() {
+        return log();
+      },
       send: (bytes) => {
         if (this.muted) return true;
         this.bytesOut += bytes.length;

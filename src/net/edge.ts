@@ -156,7 +156,8 @@ export class Edge {
       this.log.info({ remote: formatEndpoint(addresses.source), reason: limitText[refusal] }, 'connection refused');
       return { status: 429, reason: limitText[refusal] };
     }
-    socket.once('close', () => this.limiter.release(address));
+    // 'close' comes once; on() spares the wrapper once() would keep for the connection's life.
+    socket.on('close', () => this.limiter.release(address));
     return null;
   }
 }

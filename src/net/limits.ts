@@ -133,13 +133,14 @@ export function guardHandshakes(
 ): void {
   const timers = new WeakMap<net.Socket, NodeJS.Timeout>();
   const start = (socket: net.Socket): void => {
+    // No 'close' listener to clear it: that would stay on every connection for its whole life.
     const timer = setTimeout(() => {
       timers.delete(socket);
+      if (socket.destroyed) return;
       onTimeout(socket);
       socket.destroy();
     }, timeoutMs).unref();
     timers.set(socket, timer);
-    socket.once('close', () => clearTimeout(timers.get(socket)));
   };
   const stop = (req: http.IncomingMessage): void => {
     clearTimeout(timers.get(req.socket));

@@ -30,8 +30,8 @@ const shutdownDisconnect = disconnectPacket(CloseReason.serverShutdown.mqtt5);
  * ordinary MQTT client; its CONNECT is forwarded as received.
  */
 export class TcpBridge implements Upstream {
-  private readonly sessions = new Set<BridgeSession>();
-  private closing = false;
+  /** Shared with every session, which leaves it when its backend socket closes. */
+  private readonly live: LiveSessions = { sessions: new Set(), closing: false };
   private readiness: { at: number; answer: Promise<boolean> } | undefined;
 
   constructor(private readonly options: BridgeOptions) {}
@@ -42,16 +42,15 @@ export class TcpBridge implements Upstream {
 
   /** A session on a chosen backend (a pool picks it); the CONNECT goes first, after the PROXY header if any. */
   async openOn(broker: BrokerAddress, client: ClientLink): Promise<UpstreamSession> {
-    if (this.closing) throw new GatewayError('ERR_SHUTTING_DOWN', 'the gateway is shutting down');
+    if (this.live.closing) throw new GatewayError('ERR_SHUTTING_DOWN', 'the gateway is shutting down');
     const socket = await this.dial(broker);
     // close() began during the dial and did not see this session: it must not start.
-    if (this.closing) {
+    if (this.live.closing) {
       socket.destroy();
       throw new GatewayError('ERR_SHUTTING_DOWN', 'the gateway is shutting down');
     }
-    const session = new BridgeSession(socket, client, this.options.lingerMs, () => this.closing);
-    this.sessions.add(session);
-    socket.once('close', () => this.sessions.delete(session));
+    const session = new BridgeSession(socket, client, this.options.lingerMs, this.live);
+    this.live.sessions.add(session);
     const header = proxyHeaderFor(this.options.proxyProtocol ?? 'off', client);
     socket.write(header ? Buffer.concat([header, client.connectBytes]) : client.connectBytes);
     return session;
@@ -81,9 +80,10 @@ export class TcpBridge implements Upstream {
 
   /** Ends every backend connection cleanly; each client is closed when its backend has closed. */
   async close(): Promise<void> {
-    this.closing = true;
-    const closed = [...this.sessions].map((session) => session.closed);
-    for (const session of this.sessions) session.end();
+    this.live.closing = true;
+    const { sessions } = this.live;
+    const closed = [...sessions].map((session) => session.whenClosed());
+    for (const session of sessions) session.end();
     await Promise.all(closed);
   }
 
@@ -122,17 +122,21 @@ function serverName(host: string): string | undefined {
   return net.isIP(host) ? undefined : host;
 }
 
+/** A bridge's open sessions, and whether it is closing (sessions that end then say the server is shutting down). */
+interface LiveSessions {
+  readonly sessions: Set<BridgeSession>;
+  closing: boolean;
+}
+
 class BridgeSession implements UpstreamSession {
-  readonly closed: Promise<void>;
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly client: ClientLink,
+    client: ClientLink,
     private readonly lingerMs: number,
-    shuttingDown: () => boolean,
+    live: LiveSessions,
   ) {
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {
       if (!client.send(chunk)) socket.pause();
     });
@@ -141,13 +145,19 @@ class BridgeSession implements UpstreamSession {
     // Whatever the backend sent has been passed to the client before 'close'; the client flushes it, then closes.
     socket.on('close', (hadError) => {
       clearTimeout(this.lingerTimer);
-      if (shuttingDown()) {
+      live.sessions.delete(this);
+      if (live.closing) {
         if (client.connect.protocolVersion === 5) client.send(shutdownDisconnect);
         client.close('serverShutdown');
       } else {
         client.close(hadError ? 'backendLost' : 'backendClosed');
       }
     });
+  }
+
+  whenClosed(): Promise<void> {
+    if (this.socket.closed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
   write(packet: Buffer): boolean {
