@@ -45,13 +45,14 @@ export async function runBrokerComparison(options: BenchOptions, results: Result
             const spec = job({ kind: 'rate', deliveredPerSecond: options.latencyRate }, options.brokerLatencyMs);
             return load.run(spec, spec.warmupMs + spec.durationMs);
           });
-          const numbers = flowNumbers(throughput.value, latency.value, CPU_LABEL);
+          const latencies = latency.value === null ? [] : [latency.value];
+          const numbers = flowNumbers(throughput.value, latencies, CPU_LABEL);
           results.broker.runs.push({
             broker: name,
             ...scenario,
             ...numbers,
             error: throughput.error ?? latency.error,
-            raw: { throughput: throughput.value, latency: latency.value },
+            raw: { throughput: throughput.value, latency: latencies },
           });
           done.add(scenarioLabel(scenario));
           progress(

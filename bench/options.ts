@@ -28,6 +28,11 @@ export interface BenchOptions {
   readonly latencyWarmupMs: number;
   /** Windows per latency run, each with its own percentiles; the report shows the median window. */
   readonly latencyWindows: number;
+  /**
+   * Proxy latency is measured in this many rounds, each going through every proxy in turn, so that a
+   * noisy minute on a shared machine weighs on every proxy alike; the median is over all rounds' windows.
+   */
+  readonly latencyRounds: number;
   /** Proxy comparison: windowed throughput, then fixed-rate latency, per system and payload. */
   readonly proxyThroughputMs: number;
   readonly proxyLatencyMs: number;
@@ -84,6 +89,7 @@ export function loadBenchOptions(env: Env): BenchOptions {
     warmupMs: quick ? 300 : 1000,
     latencyWarmupMs: quick ? 200 : 500,
     latencyWindows: 3,
+    latencyRounds: quick ? 1 : 3,
     proxyThroughputMs: quick ? 1000 : 4000,
     proxyLatencyMs: quick ? 900 : 3000,
     proxyPairs: 4,

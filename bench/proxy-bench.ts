@@ -7,7 +7,7 @@ import { wantSystem } from './options.js';
 import { startProxy, PROXY_LABELS, type ProxyKind, type SystemUnderTest } from './servers.js';
 import { attempt, progress, withSystem } from './session.js';
 import { cpuPerMillion, flowNumbers, notMeasured, type Results } from './results.js';
-import type { FlowJob, Target } from './load/jobs.js';
+import type { FlowJob, FlowResult, Target } from './load/jobs.js';
 import type { LoadGenerator } from './loadgen.js';
 
 const PROXIES: readonly ProxyKind[] = ['gateway', 'nginx', 'websockify', 'mosquitto'];
@@ -19,9 +19,11 @@ const CPU = { proxy: 'proxy', backend: 'backend' } as const;
 const format = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 export async function runProxyComparison(options: BenchOptions, results: Results): Promise<void> {
-  for (const kind of PROXIES.filter((k) => wantSystem(options, k))) {
+  const kinds = PROXIES.filter((k) => wantSystem(options, k));
+  const flows = new Map<ProxyKind, SystemFlows>();
+  for (const kind of kinds) {
     const name = PROXY_LABELS[kind];
-    await measureFlows(kind, options, results);
+    flows.set(kind, await measureFlows(kind, options, results, true));
 
     await measureIdle(kind, 'ws', options, results);
     if (kind === 'gateway' || kind === 'nginx') await measureIdle(kind, 'wss', options, results);
@@ -66,36 +68,69 @@ export async function runProxyComparison(options: BenchOptions, results: Results
       );
     }
   }
+  // Further latency rounds, every proxy in turn, so that each is measured near the others in time.
+  for (let round = 2; round <= options.latencyRounds; round++) {
+    for (const kind of kinds) {
+      const more = await measureFlows(kind, options, results, false);
+      for (const [payload, measured] of (flows.get(kind) as SystemFlows).byPayload) measured.latency.push(...(more.byPayload.get(payload)?.latency ?? []));
+    }
+  }
+  for (const kind of kinds) {
+    const { byPayload, startError } = flows.get(kind) as SystemFlows;
+    for (const payloadBytes of options.payloads) {
+      const measured = byPayload.get(payloadBytes);
+      const system = PROXY_LABELS[kind];
+      if (measured === undefined) {
+        results.proxy.flows.push({ system, payloadBytes, ...notMeasured(startError), backendCpuSecPerMillion: null });
+        continue;
+      }
+      const numbers = flowNumbers(measured.throughput, measured.latency, CPU.proxy);
+      results.proxy.flows.push({
+        system,
+        payloadBytes,
+        ...numbers,
+        backendCpuSecPerMillion: measured.backendCpuSecPerMillion,
+        error: measured.error,
+        raw: { throughput: measured.throughput, latency: measured.latency },
+      });
+      progress(
+        `${system} ${payloadBytes} B: ${numbers.msgsPerSec === null ? '-' : format(numbers.msgsPerSec)} msg/s, ` +
+          `${numbers.cpuSecPerMillion?.toFixed(2) ?? '-'} CPU s/M, p99 ${numbers.p99Ms?.toFixed(2) ?? '-'} ms ` +
+          `(median of ${measured.latency.reduce((n, run) => n + run.latencyWindows.length, 0)} latency windows)`,
+      );
+    }
+  }
 }
 
-async function measureFlows(kind: ProxyKind, options: BenchOptions, results: Results): Promise<void> {
+/** What one proxy's flow runs measured, by payload size. */
+interface SystemFlows {
+  readonly byPayload: Map<number, { throughput: FlowResult | null; latency: FlowResult[]; backendCpuSecPerMillion: number | null; error: string | null }>;
+  readonly startError: string | null;
+}
+
+/** One round for one proxy: per payload, a throughput run (the first round only) and a latency run. */
+async function measureFlows(kind: ProxyKind, options: BenchOptions, results: Results, withThroughput: boolean): Promise<SystemFlows> {
   const name = PROXY_LABELS[kind];
-  const done = new Set<number>();
+  const byPayload: SystemFlows['byPayload'] = new Map();
   const startError = await withSystem(
     () => startProxy(kind),
     async (system, load) => {
       for (const payloadBytes of options.payloads) {
         const what = `${name} ${payloadBytes} B`;
-        const throughput = await attempt(`${what} throughput`, results.errors, system, () =>
-          runFlow(load, flowJob(system, options, payloadBytes, { kind: 'window', window: options.window }, options.proxyThroughputMs)),
-        );
+        const throughput = withThroughput
+          ? await attempt(`${what} throughput`, results.errors, system, () =>
+              runFlow(load, flowJob(system, options, payloadBytes, { kind: 'window', window: options.window }, options.proxyThroughputMs)),
+            )
+          : { value: null, error: null };
         const latency = await attempt(`${what} latency`, results.errors, system, () =>
           runFlow(load, flowJob(system, options, payloadBytes, { kind: 'rate', deliveredPerSecond: options.latencyRate }, options.proxyLatencyMs)),
         );
-        const numbers = flowNumbers(throughput.value, latency.value, CPU.proxy);
-        results.proxy.flows.push({
-          system: name,
-          payloadBytes,
-          ...numbers,
+        byPayload.set(payloadBytes, {
+          throughput: throughput.value,
+          latency: latency.value === null ? [] : [latency.value],
           backendCpuSecPerMillion: system.backendRoots.length === 0 ? null : cpuPerMillion(throughput.value, CPU.backend),
           error: throughput.error ?? latency.error,
-          raw: { throughput: throughput.value, latency: latency.value },
         });
-        done.add(payloadBytes);
-        progress(
-          `${what}: ${numbers.msgsPerSec === null ? '-' : format(numbers.msgsPerSec)} msg/s, ` +
-            `${numbers.cpuSecPerMillion?.toFixed(2) ?? '-'} CPU s/M, p99 ${numbers.p99Ms?.toFixed(2) ?? '-'} ms`,
-        );
       }
     },
   );
@@ -103,14 +138,7 @@ async function measureFlows(kind: ProxyKind, options: BenchOptions, results: Res
     results.errors.push(`${name}: ${startError}`);
     progress(`FAILED to start ${name}: ${startError}`);
   }
-  for (const payloadBytes of options.payloads.filter((p) => !done.has(p))) {
-    results.proxy.flows.push({
-      system: name,
-      payloadBytes,
-      ...notMeasured(startError),
-      backendCpuSecPerMillion: null,
-    });
-  }
+  return { byPayload, startError };
 }
 
 /** The last line that looks like an error, e.g. websockify's `filedescriptor out of range in select()`. */

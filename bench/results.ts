@@ -22,7 +22,7 @@ export interface FlowMeasures {
   readonly msgsPerSec: number | null;
   /** CPU seconds of the system's process tree per million delivered messages. */
   readonly cpuSecPerMillion: number | null;
-  /** Latency at the fixed rate: the median over the latency windows (overall values in `raw`). */
+  /** Latency at the fixed rate: the median over the latency windows of every round (overall values in `raw`). */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   /** p99 during the throughput run: mostly the window divided by the rate. */
@@ -31,12 +31,13 @@ export interface FlowMeasures {
   readonly loadGeneratorCores: number | null;
   readonly lost: number | null;
   readonly error: string | null;
-  readonly raw: { readonly throughput: FlowResult | null; readonly latency: FlowResult | null };
+  /** The throughput run, and the latency runs (one per round). */
+  readonly raw: { readonly throughput: FlowResult | null; readonly latency: readonly FlowResult[] };
 }
 
 /** A step that never ran (its system did not start): every number null, and why. */
 export function notMeasured(error: string | null): FlowMeasures {
-  return { ...flowNumbers(null, null, ''), error, raw: { throughput: null, latency: null } };
+  return { ...flowNumbers(null, [], ''), error, raw: { throughput: null, latency: [] } };
 }
 
 /** One system and payload of the proxy comparison. */
@@ -95,17 +96,16 @@ export function cpuPerMillion(throughput: FlowResult | null, label: string): num
   return (seconds / throughput.delivered) * 1e6;
 }
 
-/** The median of the per-window values: one stalled second does not decide a percentile. */
-function medianOfWindows(result: FlowResult | null, pick: (summary: LatencySummary) => number): number | null {
-  if (result === null) return null;
-  const values = result.latencyWindows.map(pick).filter(Number.isFinite).sort((a, b) => a - b);
+/** The median of the per-window values of every run: one stalled second does not decide a percentile. */
+function medianOfWindows(runs: readonly FlowResult[], pick: (summary: LatencySummary) => number): number | null {
+  const values = runs.flatMap((run) => run.latencyWindows.map(pick)).filter(Number.isFinite).sort((a, b) => a - b);
   if (values.length === 0) return null;
   const middle = Math.floor(values.length / 2);
   return values.length % 2 === 1 ? (values[middle] as number) : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
 }
 
 /** The numbers a row shows from a throughput run and a latency run; `label` picks the CPU account. */
-export function flowNumbers(throughput: FlowResult | null, latency: FlowResult | null, label: string) {
+export function flowNumbers(throughput: FlowResult | null, latency: readonly FlowResult[], label: string) {
   return {
     msgsPerSec: throughput?.deliveredPerSecond ?? null,
     cpuSecPerMillion: cpuPerMillion(throughput, label),
@@ -113,6 +113,6 @@ export function flowNumbers(throughput: FlowResult | null, latency: FlowResult |
     p99Ms: medianOfWindows(latency, (l) => l.p99Ms),
     loadedP99Ms: throughput?.latency.p99Ms ?? null,
     loadGeneratorCores: throughput === null ? null : throughput.loadGeneratorCpuSeconds / (throughput.elapsedMs / 1000),
-    lost: throughput === null ? null : throughput.lost + (latency?.lost ?? 0),
+    lost: throughput === null ? null : throughput.lost + latency.reduce((sum, run) => sum + run.lost, 0),
   };
 }

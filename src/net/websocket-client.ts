@@ -141,7 +141,7 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
     this.closeSent = true;
     if (this.closeCode === 1006) this.closeCode = code;
     this.send(frame(Opcode.close, closePayload(code, text)));
-    // A client that broke the protocol, or has gone quiet, is not waited for; any other answers the close.
+    // A client that broke the protocol, or has finished sending, is not waited for; any other answers the close.
     if (this.broken || this.inputEnded) this.endSocket();
     else this.dropAtDeadline();
   }
