@@ -22,8 +22,10 @@ function readClockTicks(): number {
 interface StatLine {
   readonly pid: number;
   readonly ppid: number;
-  /** utime + stime + cutime + cstime, in clock ticks. */
-  readonly ticks: number;
+  /** utime + cutime, in clock ticks: time running the program itself. */
+  readonly userTicks: number;
+  /** stime + cstime, in clock ticks: time in the kernel on its behalf (system calls, the network stack). */
+  readonly systemTicks: number;
 }
 
 /**
@@ -42,7 +44,7 @@ function readStat(pid: number): StatLine | null {
   const field = (n: number): number => Number(rest[n - 3]);
   // Children that exited and were reaped move their time into the parent's cutime/cstime,
   // so counting those keeps the sum continuous when a websockify child exits mid-measurement.
-  return { pid, ppid: field(4), ticks: field(14) + field(15) + field(16) + field(17) };
+  return { pid, ppid: field(4), userTicks: field(14) + field(16), systemTicks: field(15) + field(17) };
 }
 
 /** The given roots plus all their live descendants. */
@@ -67,11 +69,16 @@ export function processTree(roots: readonly number[]): number[] {
   return [...seen];
 }
 
-/** CPU seconds (user + system) consumed so far by the tree below the roots. */
-export function treeCpuSeconds(roots: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of processTree(roots)) ticks += readStat(pid)?.ticks ?? 0;
-  return ticks / CLOCK_TICKS_PER_SECOND;
+/** CPU seconds consumed so far by the tree below the roots: in all, and of that in the kernel. */
+export function treeCpuSeconds(roots: readonly number[]): { total: number; system: number } {
+  let user = 0;
+  let system = 0;
+  for (const pid of processTree(roots)) {
+    const stat = readStat(pid);
+    user += stat?.userTicks ?? 0;
+    system += stat?.systemTicks ?? 0;
+  }
+  return { total: (user + system) / CLOCK_TICKS_PER_SECOND, system: system / CLOCK_TICKS_PER_SECOND };
 }
 
 export interface MemorySample {

@@ -40,6 +40,11 @@ interface Metric<Row> {
 const PROXY_METRICS: readonly Metric<ProxyFlowRow>[] = [
   { title: 'Delivered messages per second (higher is better)', pick: (r) => r.msgsPerSec, show: integer },
   { title: 'Proxy CPU seconds per million messages (lower is better)', pick: (r) => r.cpuSecPerMillion, show: decimal(2) },
+  {
+    title: 'Of which system time: the kernel, for system calls and the loopback network (lower is better)',
+    pick: (r) => r.systemCpuSecPerMillion,
+    show: decimal(2),
+  },
   { title: 'Round-trip latency p50 at a fixed rate, ms, median of the windows (lower is better)', pick: (r) => r.p50Ms, show: decimal(2) },
   { title: 'Round-trip latency p99 at a fixed rate, ms, median of the windows (lower is better)', pick: (r) => r.p99Ms, show: decimal(2) },
 ];

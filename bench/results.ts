@@ -22,6 +22,8 @@ export interface FlowMeasures {
   readonly msgsPerSec: number | null;
   /** CPU seconds of the system's process tree per million delivered messages. */
   readonly cpuSecPerMillion: number | null;
+  /** Of those, the seconds in the kernel: the part a faster program cannot save. */
+  readonly systemCpuSecPerMillion: number | null;
   /** Latency at the fixed rate: the median over the latency windows of every round (overall values in `raw`). */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
@@ -89,9 +91,9 @@ export interface Results {
   readonly errors: string[];
 }
 
-/** CPU seconds of the process tree `label` per million delivered messages. */
-export function cpuPerMillion(throughput: FlowResult | null, label: string): number | null {
-  const seconds = throughput?.cpuSeconds[label];
+/** CPU seconds of the process tree `label` per million delivered messages (or of its system time only). */
+export function cpuPerMillion(throughput: FlowResult | null, label: string, kind: 'total' | 'system' = 'total'): number | null {
+  const seconds = kind === 'total' ? throughput?.cpuSeconds[label] : throughput?.systemCpuSeconds[label];
   if (throughput === null || seconds === undefined || throughput.delivered === 0) return null;
   return (seconds / throughput.delivered) * 1e6;
 }
@@ -109,6 +111,7 @@ export function flowNumbers(throughput: FlowResult | null, latency: readonly Flo
   return {
     msgsPerSec: throughput?.deliveredPerSecond ?? null,
     cpuSecPerMillion: cpuPerMillion(throughput, label),
+    systemCpuSecPerMillion: cpuPerMillion(throughput, label, 'system'),
     p50Ms: medianOfWindows(latency, (l) => l.p50Ms),
     p99Ms: medianOfWindows(latency, (l) => l.p99Ms),
     loadedP99Ms: throughput?.latency.p99Ms ?? null,

@@ -240,8 +240,10 @@ async function measure(
   }
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-  const cpuNow = (): Record<string, number> =>
+  const cpuNow = (): Record<string, { total: number; system: number }> =>
     Object.fromEntries(Object.entries(job.watch).map(([label, roots]) => [label, treeCpuSeconds(roots)]));
+  const spent = (before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuNow>, kind: 'total' | 'system') =>
+    Object.fromEntries(Object.entries(after).map(([label, times]) => [label, times[kind] - (before[label]?.[kind] ?? 0)]));
   const published = (): number => publishers.reduce((sum, p) => sum + p.sent, 0);
 
   try {
@@ -274,7 +276,8 @@ async function measure(
       deliveredPerSecond: (deliveredCount / elapsedMs) * 1000,
       latency: histogram.summary(),
       latencyWindows: windows.map((window) => window.summary()),
-      cpuSeconds: Object.fromEntries(Object.entries(cpuAfter).map(([label, after]) => [label, after - (cpuBefore[label] ?? 0)])),
+      cpuSeconds: spent(cpuBefore, cpuAfter, 'total'),
+      systemCpuSeconds: spent(cpuBefore, cpuAfter, 'system'),
       loadGeneratorCpuSeconds: (own.user + own.system) / 1e6,
     };
   } finally {

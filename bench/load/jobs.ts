@@ -62,6 +62,8 @@ export interface FlowResult {
   readonly latencyWindows: readonly LatencySummary[];
   /** CPU seconds used during the measured interval, per label of `watch`. */
   readonly cpuSeconds: Readonly<Record<string, number>>;
+  /** Of those, the seconds spent in the kernel (system calls, the loopback network stack). */
+  readonly systemCpuSeconds: Readonly<Record<string, number>>;
   /** CPU seconds of the load generator itself: close to elapsed time means it was the bottleneck. */
   readonly loadGeneratorCpuSeconds: number;
 }
