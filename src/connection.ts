@@ -268,6 +268,8 @@ export class Connection implements ClientEvents {
   onEnd(): void {
     if (this.clientEnded) return;
     this.clientEnded = true;
+    // Nothing more it sends is used; a paused stream would not see its transport close (a FIN after a close frame).
+    this.client.resume();
     this.reason ??= 'clientClosed';
     if (!this.framer.idle) this.log.debug('client ended inside a packet; the partial packet is dropped');
     if (this.state === 'open') this.session?.end();

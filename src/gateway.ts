@@ -176,7 +176,7 @@ export class Gateway {
     });
     if (refusal) {
       this.log.info({ remote: this.edge.remoteOf(req), reason: refusal.reason, status: refusal.status }, 'upgrade refused');
-      this.metrics.handshakeRefused(handshakeRefusalFor(refusal.status));
+      this.metrics.handshakeRefused(refusal.malformed ? 'malformed' : handshakeRefusalFor(refusal.status));
       return refuseUpgrade(socket, refusal);
     }
     const admitted = this.edge.upgrade(req);
@@ -192,6 +192,8 @@ export class Gateway {
         return refuseUpgrade(socket, auth.refusal);
       }
       socket.off('error', onError);
+      // Gone while its credentials were checked: there is nobody to answer.
+      if (socket.destroyed) return;
       const info = { transport, remote: admitted.remote, addresses: admitted.addresses, peerCertificateSubject: peer };
       if (this.deflate && offersDeflate(req)) {
         this.deflate.handleUpgrade(req, socket, head, (ws: WebSocket) => this.acceptWebSocket(new DeflateWebSocketClient(ws, info), auth.identity));

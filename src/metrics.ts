@@ -3,7 +3,7 @@ import { PacketType } from './mqtt/framer.js';
 import type { Transport } from './upstream/upstream.js';
 
 /** Why a client was turned away before it could speak MQTT (the WebSocket handshake, TLS or the listener). */
-export type HandshakeRefusal = 'path' | 'origin' | 'subprotocol' | 'header_size' | 'limit' | 'tls' | 'auth';
+export type HandshakeRefusal = 'path' | 'malformed' | 'origin' | 'subprotocol' | 'header_size' | 'limit' | 'tls' | 'auth';
 
 /**
  * What became of a client's CONNECT; `refused` carries a reason (a CONNACK code name, or why the
@@ -61,7 +61,7 @@ export function handshakeRefusalFor(status: number): HandshakeRefusal {
 
 const PREFIX = 'mqtt_gateway_';
 const LISTENERS: readonly Transport[] = ['ws', 'wss', 'tcp', 'tls'];
-const HANDSHAKE_REFUSALS: readonly HandshakeRefusal[] = ['path', 'origin', 'subprotocol', 'header_size', 'limit', 'tls', 'auth'];
+const HANDSHAKE_REFUSALS: readonly HandshakeRefusal[] = ['path', 'malformed', 'origin', 'subprotocol', 'header_size', 'limit', 'tls', 'auth'];
 const PACKET_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([name, type]) => [type, name]));
 const BACKEND_CONNECT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -129,13 +129,13 @@ export function createMetrics(): Metrics & { readonly registry: Registry } {
   });
   const refused = new Counter({
     name: `${PREFIX}handshakes_refused_total`,
-    help: 'Clients turned away before MQTT: path, origin, subprotocol, header_size, limit, tls, auth.',
+    help: 'Clients turned away before MQTT: path, malformed (not a WebSocket handshake), origin, subprotocol, header_size, limit, tls, auth.',
     labelNames: ['reason'],
     registers,
   });
   const wsCloses = new Counter({
     name: `${PREFIX}websocket_closes_total`,
-    help: 'WebSocket connections closed, by close code (3xxx and 4xxx grouped).',
+    help: 'WebSocket connections closed, by the code of the first close frame sent or received (1006: none; 3xxx and 4xxx grouped).',
     labelNames: ['code'],
     registers,
   });

@@ -56,6 +56,19 @@ export function destroyAfterDeadline(socket: Socket): void {
   socket.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * A socket may close while the edge still decides about it (a token being verified, a PROXY header
+ * being read); its 'close' has then been missed, so the events are told now, a tick later.
+ */
+export function closedAlready(socket: Socket, events: ClientEvents): boolean {
+  if (!socket.destroyed) return false;
+  process.nextTick(() => {
+    events.onEnd();
+    events.onClose();
+  });
+  return true;
+}
+
 /** Raw MQTT over TCP or TLS: the socket itself. */
 export class SocketClient implements ClientStream {
   readonly transport: 'tcp' | 'tls';
@@ -76,6 +89,7 @@ export class SocketClient implements ClientStream {
 
   listen(events: ClientEvents): void {
     const { socket } = this;
+    if (closedAlready(socket, events)) return;
     socket.on('data', (bytes: Buffer) => events.onData(bytes));
     socket.on('end', () => events.onEnd());
     socket.on('close', () => events.onClose());

@@ -11,10 +11,17 @@ export interface UpgradePolicy {
   readonly atCapacity: () => boolean;
 }
 
-export type Refusal = { readonly status: number; readonly reason: string; readonly headers?: Readonly<Record<string, string>> };
+export type Refusal = {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Not a WebSocket opening handshake at all (counted apart from the policy refusals). */
+  readonly malformed?: true;
+};
 
 /** The nonce a client sends: 16 bytes in base64 (RFC 6455 §4.1). */
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+const SUPPORTED_VERSIONS = ['13', '8'];
 /** Appended to the client's key to prove the server speaks WebSocket (RFC 6455 §1.3). */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -39,11 +46,14 @@ export function checkUpgrade(req: IncomingMessage, policy: UpgradePolicy): Refus
 
 /** Is this a WebSocket opening handshake at all (RFC 6455 §4.2.1)? */
 function checkHandshake(req: IncomingMessage): Refusal | null {
-  if (req.method !== 'GET') return { status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' } };
-  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, reason: 'Upgrade must be websocket' };
-  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) return { status: 400, reason: 'missing or invalid Sec-WebSocket-Key' };
-  if (req.headers['sec-websocket-version'] !== '13') {
-    return { status: 426, reason: 'WebSocket version 13 is required', headers: { 'Sec-WebSocket-Version': '13' } };
+  if (req.method !== 'GET') return { status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' }, malformed: true };
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, reason: 'Upgrade must be websocket', malformed: true };
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) {
+    return { status: 400, reason: 'missing or invalid Sec-WebSocket-Key', malformed: true };
+  }
+  // 8 is the last draft (hybi-10), framed as 13 is; the ws library accepted both.
+  if (!SUPPORTED_VERSIONS.includes(req.headers['sec-websocket-version'] ?? '')) {
+    return { status: 426, reason: 'WebSocket version 13 is required', headers: { 'Sec-WebSocket-Version': '13, 8' }, malformed: true };
   }
   return null;
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { CloseReason, type CloseReasonName } from '../errors.js';
-import { destroyAfterDeadline, type ClientEvents, type ClientInfo, type ClientStream } from './client-stream.js';
+import { closedAlready, destroyAfterDeadline, type ClientEvents, type ClientInfo, type ClientStream } from './client-stream.js';
 import { FrameReader, Opcode, closePayload, frame, readClose, type FrameRefusal, type FrameSink } from './websocket-frames.js';
 import type { Pingable } from './ws-heartbeat.js';
 
@@ -48,6 +48,7 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
   listen(events: ClientEvents): void {
     this.events = events;
     const { socket } = this;
+    if (closedAlready(socket, events)) return;
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
     socket.on('end', () => this.onInputEnd());
     socket.on('close', () => {
@@ -120,6 +121,8 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
 
   refused(reason: FrameRefusal, detail: string): void {
     this.broken = true;
+    // Our close frame is already out (this was the answer to it): nothing is left to wait for.
+    if (this.closeSent) this.endSocket();
     this.events?.onRefused(reason, detail);
   }
 
@@ -139,6 +142,8 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
   private close(code: number, text: string): void {
     if (this.closeSent) return;
     this.closeSent = true;
+    // A socket already gone takes no close frame: it stays 1006 (closed abnormally).
+    if (!this.socket.writable) return;
     if (this.closeCode === 1006) this.closeCode = code;
     this.send(frame(Opcode.close, closePayload(code, text)));
     // A client that broke the protocol, or has finished sending, is not waited for; any other answers the close.

@@ -146,7 +146,8 @@ export class FrameReader {
     this.deliver(data);
     // Nothing may follow a close frame (RFC 6455 §5.5.1): what does is not read.
     if (this.opcode === Opcode.close) this.stopped = true;
-    this.sink.control(this.opcode, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+    // A copy: the payload of a data frame later in this chunk may be gathered over these bytes.
+    this.sink.control(this.opcode, Buffer.concat(parts));
   }
 
   /** Stops reading; the refusal is told once the payload before it has been handed on. */

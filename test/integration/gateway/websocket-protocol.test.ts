@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import mqttPacket from 'mqtt-packet';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { connectPacket } from '../../helpers/raw-ws.js';
 import { waitEvent, waitFor, within } from '../../helpers/wait.js';
@@ -20,6 +21,13 @@ before(async () => {
 after(() => gw.close());
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** A counter's value from GET /metrics (0 when the series is not there yet). */
+async function metric(series: string): Promise<number> {
+  const text = await gw.gateway.metrics.scrape();
+  const line = text.split('\n').find((l) => l.startsWith(`mqtt_gateway_${series} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
 
 function request(headers: Record<string, string> = {}, method = 'GET'): string {
   const all = { Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, 'Sec-WebSocket-Protocol': 'mqtt', ...headers };
@@ -70,17 +78,40 @@ test('the handshake answers 101 with the RFC 6455 accept key, and bytes sent rig
   assert.deepEqual([...connack.payload], [0x20, 0x02, 0x00, 0x00], 'CONNACK, accepted');
 });
 
-test('a handshake that is not WebSocket 13 is refused: 426 naming the version, 400 for a bad key, 405 for a POST', async () => {
+test('a handshake that is not WebSocket 13 (or 8) is refused: 426 naming the versions, 400 for a bad key, 405 for a POST', async () => {
+  const malformedBefore = await metric('handshakes_refused_total{reason="malformed"}');
   const status = async (bytes: string): Promise<string> => {
     const peer = await rawPeer(Buffer.from(bytes));
     await within(peer.ended, 5000, 'the refused socket to close');
     return peer.head();
   };
-  const wrongVersion = await status(request({ 'Sec-WebSocket-Version': '8' }));
+  const wrongVersion = await status(request({ 'Sec-WebSocket-Version': '7' }));
   assert.match(wrongVersion, /^HTTP\/1\.1 426 /);
-  assert.match(wrongVersion, /\r\nSec-WebSocket-Version: 13(\r\n|$)/);
+  assert.match(wrongVersion, /\r\nSec-WebSocket-Version: 13, 8(\r\n|$)/);
   assert.match(await status(request({ 'Sec-WebSocket-Key': 'short' })), /^HTTP\/1\.1 400 /);
   assert.match(await status(request({}, 'POST')), /^HTTP\/1\.1 405 /);
+  assert.equal(await metric('handshakes_refused_total{reason="malformed"}'), malformedBefore + 3, 'counted as malformed, not as a policy refusal');
+  // The last draft, framed as 13 is: accepted, as the ws library did.
+  const draft = await rawPeer(Buffer.from(request({ 'Sec-WebSocket-Version': '8' })));
+  await waitFor(() => draft.head(), 'an answer');
+  assert.match(draft.head(), /^HTTP\/1\.1 101 /);
+});
+
+test('a client that drops its TCP connection without a close frame is counted as 1006, and closed once', async () => {
+  const before = await metric('websocket_closes_total{code="1006"}');
+  const socket = net.connect({ host: '127.0.0.1', port: gw.ports.http as number });
+  socket.on('error', () => {});
+  socket.write(request());
+  await waitEvent(socket, 'data');
+  socket.resetAndDestroy();
+  await waitFor(async () => (await metric('websocket_closes_total{code="1006"}')) === before + 1, 'the close to be counted');
+});
+
+test('a CONNECT and a close frame in one read: the connection closes at once, not at the flush deadline', async () => {
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('connect-and-close')), maskedFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+  // The deadline for a peer that does not finish closing is 10 s.
+  await within(peer.ended, 3000, 'the connection to close');
+  assert.equal(peer.frames().find((f) => f.opcode === 0x8)?.payload.readUInt16BE(0), 1000);
 });
 
 test('an unmasked client frame fails the connection: a 1002 close frame, then the socket ends', async () => {
@@ -131,3 +162,18 @@ function frameWith(opcode: number, payload: Buffer, fin: boolean): Buffer {
   frame[0] = (fin ? 0x80 : 0) | opcode;
   return frame;
 }
+
+test('a CONNECT whose token is refused after the client already sent its close: the connection still closes at once', async (t) => {
+  // AUTH_MODE=jwt checks the CONNECT password asynchronously, while the client's stream is paused.
+  const jwtGateway = await startGateway({ AUTH_MODE: 'jwt', JWT_SECRET: 'a-secret-long-enough-for-hs256-0123456789', MQTT_PORT: '', MQTTS_PORT: '', HTTPS_PORT: '' });
+  t.after(() => jwtGateway.close());
+  const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'bad-token', clean: true, keepalive: 60, username: 'u', password: Buffer.from('not.a.token') });
+  const socket = net.connect({ host: '127.0.0.1', port: jwtGateway.ports.http as number });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connect), maskedFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+  socket.resume();
+  await within(closed, 3000, 'the client side to close');
+  // The gateway's side must see the FIN too; the deadline for a peer that does not finish closing is 10 s.
+  await waitFor(() => jwtGateway.gateway.connectionCount === 0, 'the gateway to count the connection closed', 3000);
+});
