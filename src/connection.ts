@@ -333,8 +333,8 @@ export class Connection implements ClientEvents {
 
   /**
    * The client is being closed, so nothing more it sends will be used. Its stream must still be read
-   * to its end: a paused stream never emits 'end' nor 'close' (a WebSocket whose close handshake is
-   * done stays open as a stream), so the connection would never be counted as closed.
+   * to its end: a paused stream may never see its transport's close (the peer's answer to our close
+   * frame, its FIN), so the connection would not be counted as closed.
    */
   private discardInput(): void {
     this.discarding = true;
