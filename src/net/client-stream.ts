@@ -50,36 +50,20 @@ export interface ClientStream extends ClientInfo {
 /** A peer that stops reading must not hold a closing connection open: flushing gets this long. */
 export const FLUSH_DEADLINE_MS = 10_000;
 
-/** After `end`, the socket is dropped if it has not closed by the flush deadline. */
-export function destroyAfterDeadline(socket: Socket): void {
-  const timer = setTimeout(() => socket.destroy(), FLUSH_DEADLINE_MS).unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
 /**
- * A socket may close while the edge still decides about it (a token being verified, a PROXY header
- * being read); its 'close' has then been missed, so the events are told now, a tick later.
+ * What every client read straight off its socket shares: who it is, the socket's own backpressure,
+ * and a deadline for closing.
  */
-export function closedAlready(socket: Socket, events: ClientEvents): boolean {
-  if (!socket.destroyed) return false;
-  process.nextTick(() => {
-    events.onEnd();
-    events.onClose();
-  });
-  return true;
-}
-
-/** Raw MQTT over TCP or TLS: the socket itself. */
-export class SocketClient implements ClientStream {
-  readonly transport: 'tcp' | 'tls';
+export abstract class SocketStream<T extends Transport> implements ClientStream {
+  readonly transport: T;
   readonly remote: string;
   readonly peerCertificateSubject: string | undefined;
   readonly addresses: ConnectionAddresses | undefined;
-  private ending = false;
+  private deadlineSet = false;
 
   constructor(
-    private readonly socket: Socket | TLSSocket,
-    info: ClientInfo & { transport: 'tcp' | 'tls' },
+    protected readonly socket: Socket | TLSSocket,
+    info: ClientInfo & { transport: T },
   ) {
     this.transport = info.transport;
     this.remote = info.remote;
@@ -87,19 +71,10 @@ export class SocketClient implements ClientStream {
     this.addresses = info.addresses;
   }
 
-  listen(events: ClientEvents): void {
-    const { socket } = this;
-    if (closedAlready(socket, events)) return;
-    socket.on('data', (bytes: Buffer) => events.onData(bytes));
-    socket.on('end', () => events.onEnd());
-    socket.on('close', () => events.onClose());
-    // The socket closes after an error; 'close' reports it.
-    socket.on('error', () => {});
-  }
-
-  write(bytes: Buffer): boolean {
-    return this.socket.write(bytes);
-  }
+  abstract listen(events: ClientEvents): void;
+  abstract write(bytes: Buffer): boolean;
+  abstract end(reason: CloseReasonName): void;
+  abstract abort(reason: CloseReasonName): void;
 
   onDrain(listener: () => void): void {
     this.socket.on('drain', listener);
@@ -113,18 +88,54 @@ export class SocketClient implements ClientStream {
     this.socket.resume();
   }
 
-  end(): void {
-    if (this.ending) return;
-    this.ending = true;
-    this.socket.end();
-    destroyAfterDeadline(this.socket);
-  }
-
-  abort(): void {
+  destroy(): void {
     this.socket.destroy();
   }
 
-  destroy(): void {
+  /**
+   * A socket may close while the edge still decides about it (a token being verified, a PROXY header
+   * being read); its 'close' has then been missed, so the events are told now, a tick later.
+   */
+  protected closedAlready(events: ClientEvents): boolean {
+    if (!this.socket.destroyed) return false;
+    process.nextTick(() => {
+      events.onEnd();
+      events.onClose();
+    });
+    return true;
+  }
+
+  /** A peer that stops reading must not hold a closing connection open: the socket is dropped at the flush deadline. */
+  protected dropAtDeadline(): void {
+    if (this.deadlineSet) return;
+    this.deadlineSet = true;
+    const timer = setTimeout(() => this.socket.destroy(), FLUSH_DEADLINE_MS).unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+}
+
+/** Raw MQTT over TCP or TLS: the socket itself. */
+export class SocketClient extends SocketStream<'tcp' | 'tls'> {
+  listen(events: ClientEvents): void {
+    const { socket } = this;
+    if (this.closedAlready(events)) return;
+    socket.on('data', (bytes: Buffer) => events.onData(bytes));
+    socket.on('end', () => events.onEnd());
+    socket.on('close', () => events.onClose());
+    // The socket closes after an error; 'close' reports it.
+    socket.on('error', () => {});
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  end(): void {
+    this.socket.end();
+    this.dropAtDeadline();
+  }
+
+  abort(): void {
     this.socket.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { CloseReason, type CloseReasonName } from '../errors.js';
-import { closedAlready, destroyAfterDeadline, type ClientEvents, type ClientInfo, type ClientStream } from './client-stream.js';
+import { SocketStream, type ClientEvents, type ClientInfo } from './client-stream.js';
 import { FrameReader, Opcode, closePayload, frame, readClose, type FrameRefusal, type FrameSink } from './websocket-frames.js';
 import type { Pingable } from './ws-heartbeat.js';
 
@@ -13,11 +13,7 @@ const PING = frame(Opcode.ping, EMPTY) as Buffer;
  * own backpressure. No stream sits between the socket and the connection, which keeps an idle
  * client small and a message cheap. A text frame is refused with 1003 [MQTT-6.0.0-1].
  */
-export class WebSocketClient implements ClientStream, FrameSink, Pingable {
-  readonly transport: 'ws' | 'wss';
-  readonly remote: string;
-  readonly peerCertificateSubject: string | undefined;
-  readonly addresses: ClientInfo['addresses'];
+export class WebSocketClient extends SocketStream<'ws' | 'wss'> implements FrameSink, Pingable {
   /** The code of the first close frame, sent or received; 1006 when the socket closed without one. */
   closeCode = 1006;
   private events: ClientEvents | undefined;
@@ -28,18 +24,14 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
   /** The client broke the protocol: it is not waited for. */
   private broken = false;
   private answered = true;
-  private deadlineSet = false;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     head: Buffer,
     maxMessageBytes: number,
     info: ClientInfo & { transport: 'ws' | 'wss' },
   ) {
-    this.transport = info.transport;
-    this.remote = info.remote;
-    this.peerCertificateSubject = info.peerCertificateSubject;
-    this.addresses = info.addresses;
+    super(socket, info);
     this.reader = new FrameReader(maxMessageBytes, this);
     // Bytes that came with the handshake: read before anything else once listening starts.
     if (head.length > 0) socket.unshift(head);
@@ -48,7 +40,7 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
   listen(events: ClientEvents): void {
     this.events = events;
     const { socket } = this;
-    if (closedAlready(socket, events)) return;
+    if (this.closedAlready(events)) return;
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
     socket.on('end', () => this.onInputEnd());
     socket.on('close', () => {
@@ -64,18 +56,6 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
     return this.send(frame(Opcode.binary, bytes));
   }
 
-  onDrain(listener: () => void): void {
-    this.socket.on('drain', listener);
-  }
-
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.socket.resume();
-  }
-
   /** A close frame after everything written, then the closing handshake. */
   end(reason: CloseReasonName): void {
     this.close(CloseReason[reason].ws, CloseReason[reason].text);
@@ -84,10 +64,6 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
   /** Every byte written is already in the socket, so closing now is the same as ending. */
   abort(reason: CloseReasonName): void {
     this.end(reason);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
   }
 
   /**
@@ -163,12 +139,6 @@ export class WebSocketClient implements ClientStream, FrameSink, Pingable {
     if (this.socket.writableEnded) return;
     this.socket.end();
     this.dropAtDeadline();
-  }
-
-  private dropAtDeadline(): void {
-    if (this.deadlineSet) return;
-    this.deadlineSet = true;
-    destroyAfterDeadline(this.socket);
   }
 
   private send(data: Buffer | [Buffer, Buffer]): boolean {
