@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import * as ws from 'ws';
 import { FrameReader, readClose, type FrameRefusal } from '../../src/net/websocket-frames.js';
 import { CloseReason } from '../../src/errors.js';
+import { clientFrame } from '../helpers/websocket-frames.js';
 
 /**
  * The gateway's frame reader against the ws library's, fed the same client frames: random frame
@@ -31,24 +32,14 @@ function random(seed: number): (n: number) => number {
   };
 }
 
-function clientFrame(rand: (n: number) => number, opcode: number, fin: boolean, payload: Buffer): Buffer {
-  const length = payload.length;
-  const code = length < 126 ? length : length < 0x10000 ? 126 : 127;
-  const header = Buffer.alloc(2 + (code === 126 ? 2 : code === 127 ? 8 : 0));
-  header[0] = (fin ? 0x80 : 0) | opcode;
-  header[1] = 0x80 | code;
-  if (code === 126) header.writeUInt16BE(length, 2);
-  if (code === 127) header.writeBigUInt64BE(BigInt(length), 2);
-  const mask = Buffer.from([rand(256), rand(256), rand(256), rand(256)]);
-  return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)))]);
-}
-
 function bytes(rand: (n: number) => number, n: number): Buffer {
   return Buffer.from(Array.from({ length: n }, () => rand(256)));
 }
 
 /** A stream of frames, and where in it each frame's first byte lies. */
 function stream(rand: (n: number) => number): { wire: Buffer; starts: number[] } {
+  // Masks from the seeded generator too, so that a seed replays the same bytes.
+  const seeded = (opcode: number, fin: boolean, payload: Buffer): Buffer => clientFrame(opcode, payload, { fin, mask: bytes(rand, 4) });
   const frames: Buffer[] = [];
   for (let m = 0, messages = 1 + rand(4); m < messages; m++) {
     const size = rand(3) === 0 ? rand(MAX_MESSAGE + 200) : rand(300);
@@ -56,15 +47,15 @@ function stream(rand: (n: number) => number): { wire: Buffer; starts: number[] }
     const pieces = 1 + rand(3);
     for (let p = 0, at = 0; p < pieces; p++) {
       const end = p === pieces - 1 ? size : at + rand(size - at + 1);
-      frames.push(clientFrame(rand, p === 0 ? 0x2 : 0x0, p === pieces - 1, payload.subarray(at, end)));
+      frames.push(seeded(p === 0 ? 0x2 : 0x0, p === pieces - 1, payload.subarray(at, end)));
       at = end;
-      if (rand(4) === 0) frames.push(clientFrame(rand, rand(2) === 0 ? 0x9 : 0xa, true, bytes(rand, rand(20))));
+      if (rand(4) === 0) frames.push(seeded(rand(2) === 0 ? 0x9 : 0xa, true, bytes(rand, rand(20))));
     }
   }
   if (rand(3) === 0) {
     const close = Buffer.alloc(2);
     close.writeUInt16BE([1000, 1001, 1003, 3000, 4999, 1005, 999][rand(7)] as number);
-    frames.push(clientFrame(rand, 0x8, true, rand(5) === 0 ? Buffer.alloc(0) : close));
+    frames.push(seeded(0x8, true, rand(5) === 0 ? Buffer.alloc(0) : close));
   }
   const starts: number[] = [];
   let at = 0;

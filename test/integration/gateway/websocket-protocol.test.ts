@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import mqttPacket from 'mqtt-packet';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { connectPacket } from '../../helpers/raw-ws.js';
+import { clientFrame } from '../../helpers/websocket-frames.js';
 import { waitEvent, waitFor, within } from '../../helpers/wait.js';
 
 /**
@@ -32,13 +32,6 @@ async function metric(series: string): Promise<number> {
 function request(headers: Record<string, string> = {}, method = 'GET'): string {
   const all = { Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, 'Sec-WebSocket-Protocol': 'mqtt', ...headers };
   return `${method} /mqtt HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
-}
-
-function maskedFrame(opcode: number, payload: Buffer, masked = true): Buffer {
-  const header = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]);
-  if (!masked) return Buffer.concat([header, payload]);
-  const mask = randomBytes(4);
-  return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)))]);
 }
 
 /** A raw TCP peer that sends `bytes` at once and gathers the answer: the HTTP head, then the server's frames. */
@@ -69,7 +62,7 @@ async function rawPeer(bytes: Buffer): Promise<{ head: () => string; frames: () 
 }
 
 test('the handshake answers 101 with the RFC 6455 accept key, and bytes sent right behind it are read', async () => {
-  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('behind-handshake'))]));
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), clientFrame(0x2, connectPacket('behind-handshake'))]));
   const connack = await waitFor(() => peer.frames().find((f) => f.opcode === 0x2), 'a binary frame');
   assert.match(peer.head(), /^HTTP\/1\.1 101 /);
   // The example of RFC 6455 §1.3.
@@ -108,14 +101,14 @@ test('a client that drops its TCP connection without a close frame is counted as
 });
 
 test('a CONNECT and a close frame in one read: the connection closes at once, not at the flush deadline', async () => {
-  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('connect-and-close')), maskedFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), clientFrame(0x2, connectPacket('connect-and-close')), clientFrame(0x8, Buffer.from([0x03, 0xe8]))]));
   // The deadline for a peer that does not finish closing is 10 s.
   await within(peer.ended, 3000, 'the connection to close');
   assert.equal(peer.frames().find((f) => f.opcode === 0x8)?.payload.readUInt16BE(0), 1000);
 });
 
 test('an unmasked client frame fails the connection: a 1002 close frame, then the socket ends', async () => {
-  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connectPacket('unmasked'), false)]));
+  const peer = await rawPeer(Buffer.concat([Buffer.from(request()), clientFrame(0x2, connectPacket('unmasked'), { masked: false })]));
   await within(peer.ended, 5000, 'the gateway to end the connection');
   const close = peer.frames().find((f) => f.opcode === 0x8);
   assert.equal(close?.payload.readUInt16BE(0), 1002);
@@ -147,21 +140,14 @@ test('a message fragmented across frames, with a ping between, carries MQTT pack
   const peer = await rawPeer(
     Buffer.concat([
       Buffer.from(request()),
-      frameWith(0x2, connectPacket('fragments').subarray(0, 5), false),
-      maskedFrame(0x9, Buffer.from('p')),
-      frameWith(0x0, connectPacket('fragments').subarray(5), true),
+      clientFrame(0x2, connectPacket('fragments').subarray(0, 5), { fin: false }),
+      clientFrame(0x9, Buffer.from('p')),
+      clientFrame(0x0, connectPacket('fragments').subarray(5)),
     ]),
   );
   await waitFor(() => peer.frames().some((f) => f.opcode === 0xa) && peer.frames().some((f) => f.opcode === 0x2), 'a pong and the CONNACK');
   assert.deepEqual([...(peer.frames().find((f) => f.opcode === 0x2)?.payload ?? [])], [0x20, 0x02, 0x00, 0x00]);
 });
-
-/** A masked frame with FIN as given. */
-function frameWith(opcode: number, payload: Buffer, fin: boolean): Buffer {
-  const frame = maskedFrame(opcode, payload);
-  frame[0] = (fin ? 0x80 : 0) | opcode;
-  return frame;
-}
 
 test('a CONNECT whose token is refused after the client already sent its close: the connection still closes at once', async (t) => {
   // AUTH_MODE=jwt checks the CONNECT password asynchronously, while the client's stream is paused.
@@ -171,7 +157,7 @@ test('a CONNECT whose token is refused after the client already sent its close: 
   const socket = net.connect({ host: '127.0.0.1', port: jwtGateway.ports.http as number });
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.write(Buffer.concat([Buffer.from(request()), maskedFrame(0x2, connect), maskedFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+  socket.write(Buffer.concat([Buffer.from(request()), clientFrame(0x2, connect), clientFrame(0x8, Buffer.from([0x03, 0xe8]))]));
   socket.resume();
   await within(closed, 3000, 'the client side to close');
   // The gateway's side must see the FIN too; the deadline for a peer that does not finish closing is 10 s.

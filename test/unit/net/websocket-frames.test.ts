@@ -2,21 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { FrameReader, Opcode, closePayload, frame, readClose, unmask, type FrameRefusal } from '../../../src/net/websocket-frames.js';
-
-/** A client frame as RFC 6455 §5.2 lays it out: masked, with the shortest length encoding. */
-function clientFrame(opcode: number, payload: Buffer, { fin = true, rsv = 0, masked = true, lengthCode }: { fin?: boolean; rsv?: number; masked?: boolean; lengthCode?: number } = {}): Buffer {
-  const code = lengthCode ?? (payload.length < 126 ? payload.length : payload.length < 0x10000 ? 126 : 127);
-  const extended = code === 126 ? 2 : code === 127 ? 8 : 0;
-  const header = Buffer.alloc(2 + extended);
-  header[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-  header[1] = (masked ? 0x80 : 0) | code;
-  if (code === 126) header.writeUInt16BE(payload.length, 2);
-  if (code === 127) header.writeBigUInt64BE(BigInt(payload.length), 2);
-  if (!masked) return Buffer.concat([header, payload]);
-  const mask = randomBytes(4);
-  const body = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
-  return Buffer.concat([header, mask, body]);
-}
+import { clientFrame } from '../../helpers/websocket-frames.js';
 
 interface Seen {
   binary: Buffer[];
